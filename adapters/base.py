@@ -1,0 +1,176 @@
+"""The contract between the portal and a library system: one abstract class, ``IlsAdapter``.
+
+An adapter is created once at start-up from the app config (``from_config``), lives for the
+process, and must be safe to call from several threads at once. Every method takes the
+``Patron.key`` the adapter itself returned from ``authenticate``; none trusts an id from a browser.
+
+Batch operations on loan and hold ids (``renew``, ``cancel_holds``) are concrete here: they first
+check that every id belongs to the patron, answer ``Reason.NOT_FOUND`` for any that does not, and
+pass only the patron's own ids to the adapter's ``_renew``/``_cancel_holds``. A staff-level API
+client (Koha's) could otherwise act on any patron's loans, so this check is not left to each adapter.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from adapters.errors import NotSupported
+from adapters.models import (
+    AccountSummary,
+    CancelOutcome,
+    Capability,
+    Hold,
+    HoldRequest,
+    HoldStatus,
+    Loan,
+    Patron,
+    PickupLocation,
+    Reason,
+    Record,
+    RenewalOutcome,
+    RenewalResult,
+    SearchResult,
+)
+
+
+class IlsAdapter(abc.ABC):
+    """Base of every ILS adapter. Subclasses set ``name`` and ``capabilities``."""
+
+    #: the name a library puts in PORTAL_ADAPTER
+    name: ClassVar[str]
+    #: what this adapter can do; an instance may narrow it (e.g. from SIP2's BX flags)
+    capabilities: frozenset[Capability] = frozenset()
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, config: Mapping[str, Any]) -> IlsAdapter:
+        """Build the adapter from the Flask config mapping (keys without the PORTAL_ prefix)."""
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise NotSupported(capability)
+
+    def today(self) -> date:
+        """The library's today, which decides overdue and renewal windows (the demo ILS moves it)."""
+        return date.today()
+
+    def close(self) -> None:
+        """Release sockets and pools at shutdown."""
+
+    def check_ready(self) -> None:
+        """Raise ``IlsUnavailable`` if the ILS cannot be reached right now."""
+
+    # --- patron -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def authenticate(self, card_number: str, password: str) -> Patron:
+        """Check the credentials. Raises AuthenticationFailed, AccountLocked or IlsUnavailable."""
+
+    @abc.abstractmethod
+    def patron(self, patron_key: str) -> Patron:
+        """The patron as the ILS sees them now (name, blocks), without a password."""
+
+    def find_patron(self, card_number: str) -> Patron | None:
+        """Look a patron up by card number without a password (for password reset), or None."""
+        raise NotSupported(Capability.SET_PASSWORD)
+
+    def end_session(self, patron_key: str) -> None:
+        """Tell the ILS the patron logged out (SIP2's 35). Most ILSs need nothing."""
+
+    def account_summary(self, patron_key: str) -> AccountSummary:
+        """Counts for the menu. The default derives them; adapters with a cheaper call override it."""
+        loans = self.loans(patron_key) if self.supports(Capability.LOANS) else []
+        holds = self.holds(patron_key) if self.supports(Capability.HOLDS) else []
+        return AccountSummary(
+            loans=len(loans),
+            overdue=sum(1 for loan in loans if loan.overdue),
+            holds=len(holds),
+            holds_ready=sum(1 for hold in holds if hold.status is HoldStatus.READY),
+            fines=Decimal(0),
+            blocks=self.patron(patron_key).blocks,
+        )
+
+    def change_password(self, patron_key: str, current: str, new: str) -> None:
+        """Change the password, checking the current one. AuthenticationFailed if it is wrong."""
+        raise NotSupported(Capability.CHANGE_PASSWORD)
+
+    def set_password(self, patron_key: str, new: str) -> None:
+        """Set a password without the current one (after an emailed reset link was followed)."""
+        raise NotSupported(Capability.SET_PASSWORD)
+
+    # --- loans ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def loans(self, patron_key: str) -> list[Loan]:
+        """The patron's current loans, soonest due first."""
+
+    def renew(self, patron_key: str, loan_ids: Iterable[str]) -> RenewalResult:
+        """Renew the patron's own loans among ``loan_ids``; any other id gets ``Reason.NOT_FOUND``."""
+        self.require(Capability.RENEW)
+        requested = list(dict.fromkeys(loan_ids))
+        owned = {loan.loan_id: loan for loan in self.loans(patron_key)}
+        own_ids = [loan_id for loan_id in requested if loan_id in owned]
+        result = self._renew(patron_key, [owned[loan_id] for loan_id in own_ids]) if own_ids else RenewalResult(())
+        foreign = tuple(
+            RenewalOutcome(loan_id=loan_id, renewed=False, reason=Reason.NOT_FOUND)
+            for loan_id in requested
+            if loan_id not in owned
+        )
+        return RenewalResult(outcomes=result.outcomes + foreign, blocks=result.blocks)
+
+    def renew_all(self, patron_key: str) -> RenewalResult:
+        """Renew every loan the patron has. The default renews them one by one."""
+        self.require(Capability.RENEW_ALL)
+        loans = self.loans(patron_key)
+        return self._renew(patron_key, loans) if loans else RenewalResult(())
+
+    def _renew(self, patron_key: str, loans: Sequence[Loan]) -> RenewalResult:
+        """Renew these loans, already checked to be the patron's. One outcome per loan."""
+        raise NotSupported(Capability.RENEW)
+
+    # --- holds ------------------------------------------------------------------------------
+
+    def holds(self, patron_key: str) -> list[Hold]:
+        """The patron's holds: ready for pickup first, then in transit, then waiting."""
+        raise NotSupported(Capability.HOLDS)
+
+    def pickup_locations(self, patron_key: str, record_id: str | None = None) -> list[PickupLocation]:
+        """Where this patron may collect a hold (on this record, where the ILS distinguishes)."""
+        raise NotSupported(Capability.PLACE_HOLD)
+
+    def place_hold(self, patron_key: str, request: HoldRequest) -> Hold:
+        """Place a hold. Raises Refused (with a Reason) or RecordNotFound."""
+        raise NotSupported(Capability.PLACE_HOLD)
+
+    def cancel_holds(self, patron_key: str, hold_ids: Iterable[str]) -> list[CancelOutcome]:
+        """Cancel the patron's own holds among ``hold_ids``; any other id gets ``Reason.NOT_FOUND``."""
+        self.require(Capability.CANCEL_HOLD)
+        requested = list(dict.fromkeys(hold_ids))
+        owned = {hold.hold_id: hold for hold in self.holds(patron_key)}
+        own = [owned[hold_id] for hold_id in requested if hold_id in owned]
+        outcomes = {outcome.hold_id: outcome for outcome in (self._cancel_holds(patron_key, own) if own else [])}
+        return [
+            outcomes.get(hold_id) or CancelOutcome(hold_id=hold_id, cancelled=False, reason=Reason.NOT_FOUND)
+            for hold_id in requested
+        ]
+
+    def _cancel_holds(self, patron_key: str, holds: Sequence[Hold]) -> list[CancelOutcome]:
+        """Cancel these holds, already checked to be the patron's. One outcome per hold."""
+        raise NotSupported(Capability.CANCEL_HOLD)
+
+    # --- catalogue --------------------------------------------------------------------------
+
+    def search(self, query: str, page: int = 1, per_page: int = 20) -> SearchResult:
+        """Keyword search over title, author and ISBN."""
+        raise NotSupported(Capability.CATALOG_SEARCH)
+
+    def record(self, record_id: str) -> Record:
+        """One record's details. Raises RecordNotFound."""
+        raise NotSupported(Capability.RECORD_DETAILS)

@@ -1,0 +1,96 @@
+"""Shiori's application factory: ``create_app`` builds the app from named steps (flaskr, cookiecutter-flask).
+
+``flask --app app run`` (or plain ``flask run`` in this folder) finds ``create_app`` here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from adapters.registry import create_adapter
+from config.loader import load_config
+from extensions import ADAPTER_EXTENSION_KEY, babel, csrf, db, limiter, login_manager, migrate
+
+HERE = Path(__file__).resolve().parent
+MIGRATIONS = HERE / "store" / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the portal. ``config`` overrides every other layer (tests pass one)."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    load_config(app, config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(app)
+    register_extensions(app)
+    register_adapter(app)
+    register_store(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    """One line per event on stderr; gunicorn or systemd collects it."""
+    if not app.debug and not app.testing and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    from views.i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        timezone_selector=select_timezone,
+        default_translation_directories=str(HERE / "translations"),
+    )
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+
+def register_adapter(app: Flask) -> None:
+    """Create the configured ILS adapter once; an unknown name stops start-up with the valid choices."""
+    if not app.config.get("DEMO_DATABASE"):
+        app.config["DEMO_DATABASE"] = str(Path(app.instance_path) / "demo-ils.sqlite3")
+    adapter = create_adapter(app.config)
+    app.extensions[ADAPTER_EXTENSION_KEY] = adapter
+
+
+def register_store(app: Flask) -> None:
+    """Bring the preference store's schema up to date, so an upgrade never needs a manual step."""
+    import store.models  # noqa: F401  (the tables must be known to SQLAlchemy)
+
+    if app.config["STORE_AUTO_UPGRADE"]:
+        from flask_migrate import upgrade
+
+        with app.app_context():
+            upgrade(directory=str(MIGRATIONS))
+
+
+def register_blueprints(app: Flask) -> None:
+    from views import account, auth, catalog, errors, i18n, layout, messages, session, settings
+
+    session.init_app(app)
+    i18n.init_app(app)
+    layout.init_app(app)
+    messages.init_app(app)
+    errors.init_app(app)
+    for module in (auth, account, catalog, settings, i18n):
+        app.register_blueprint(module.bp)
+
+
+def register_cli(app: Flask) -> None:
+    from adapters.demo.cli import demo_cli
+
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,130 @@
+"""The menu, loans (with renewal) and holds (with cancellation): seed guide steps 5 and 1."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+
+from adapters.models import CancelOutcome, Capability, RenewalResult
+from extensions import ils
+from views.forms import CancelHoldsForm, RenewForm
+
+bp = Blueprint("account", __name__)
+
+# The outcome of the last batch action, carried across the redirect (POST-redirect-GET).
+RENEWAL_OUTCOMES = "renewal_outcomes"
+CANCEL_OUTCOMES = "cancel_outcomes"
+MAX_IDS_PER_REQUEST = 200
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every page here is the patron's own."""
+
+
+@bp.get("/")
+def menu():
+    adapter = ils()
+    summary = adapter.account_summary(current_user.patron_key)
+    return render_template("account/menu.html", summary=summary)
+
+
+@bp.get("/loans")
+def loans():
+    adapter = ils()
+    outcomes = session.pop(RENEWAL_OUTCOMES, None)
+    return render_template(
+        "account/loans.html",
+        loans=adapter.loans(current_user.patron_key),
+        form=RenewForm(),
+        outcomes=_outcomes_by_id(outcomes),
+        blocks=adapter.patron(current_user.patron_key).blocks,
+        today=adapter.today(),
+    )
+
+
+@bp.post("/loans/renew")
+def renew():
+    form = RenewForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired. Please try again."), "error")
+        return redirect(url_for("account.loans"))
+    adapter = ils()
+    if form.action.data == "all":
+        result = adapter.renew_all(current_user.patron_key)
+    else:
+        loan_ids = request.form.getlist("loan")[:MAX_IDS_PER_REQUEST]
+        if not loan_ids:
+            flash(_("Choose the books to renew."), "error")
+            return redirect(url_for("account.loans"))
+        result = adapter.renew(current_user.patron_key, loan_ids)
+    _report_renewal(result)
+    return redirect(url_for("account.loans"))
+
+
+def _report_renewal(result: RenewalResult) -> None:
+    renewed = result.renewed_count
+    refused = len(result.outcomes) - renewed
+    if renewed:
+        flash(ngettext("%(num)d book renewed.", "%(num)d books renewed.", renewed), "success")
+    if refused:
+        flash(ngettext("%(num)d book could not be renewed.", "%(num)d books could not be renewed.", refused), "error")
+    session[RENEWAL_OUTCOMES] = [
+        [o.loan_id, o.renewed, o.new_due_date.isoformat() if o.new_due_date else None, o.reason, o.title, o.message]
+        for o in result.outcomes
+    ]
+
+
+def _outcomes_by_id(stored: list | None) -> dict[str, dict]:
+    """Rebuild the outcomes kept in the session for the loans page (one row per requested loan)."""
+    return {
+        loan_id: {
+            "renewed": renewed,
+            "new_due_date": date.fromisoformat(due) if due else None,
+            "reason": reason,
+            "title": title,
+            "message": message,
+        }
+        for loan_id, renewed, due, reason, title, message in (stored or [])
+    }
+
+
+@bp.get("/holds")
+def holds():
+    adapter = ils()
+    if not adapter.supports(Capability.HOLDS):
+        return render_template("account/holds.html", holds=None, form=None, outcomes={})
+    outcomes = {row[0]: row for row in session.pop(CANCEL_OUTCOMES, None) or []}
+    return render_template(
+        "account/holds.html", holds=adapter.holds(current_user.patron_key), form=CancelHoldsForm(), outcomes=outcomes
+    )
+
+
+@bp.post("/holds/cancel")
+def cancel_holds():
+    form = CancelHoldsForm()
+    hold_ids = request.form.getlist("hold")[:MAX_IDS_PER_REQUEST]
+    if not form.validate_on_submit() or not hold_ids:
+        flash(_("Choose the reservations to cancel."), "error")
+        return redirect(url_for("account.holds"))
+    outcomes = ils().cancel_holds(current_user.patron_key, hold_ids)
+    _report_cancellation(outcomes)
+    return redirect(url_for("account.holds"))
+
+
+def _report_cancellation(outcomes: list[CancelOutcome]) -> None:
+    cancelled = sum(1 for outcome in outcomes if outcome.cancelled)
+    refused = len(outcomes) - cancelled
+    if cancelled:
+        flash(ngettext("%(num)d reservation cancelled.", "%(num)d reservations cancelled.", cancelled), "success")
+    if refused:
+        flash(
+            ngettext("%(num)d reservation could not be cancelled.", "%(num)d reservations could not be cancelled.", refused),
+            "error",
+        )
+    session[CANCEL_OUTCOMES] = [[o.hold_id, o.cancelled, o.reason, o.title, o.message] for o in outcomes]

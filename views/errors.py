@@ -1,0 +1,81 @@
+"""Calm pages for everything that goes wrong: the ILS down, a missing page, an expired form.
+
+The patron sees a short explanation and a way on; the log gets the detail (never a password).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, NotFound
+
+from adapters.errors import IlsError, IlsUnavailable, NotSupported, RecordNotFound, Refused
+
+log = logging.getLogger(__name__)
+
+HTTP_MESSAGES = {
+    400: (_l("Something in the request was not right"), _l("Please go back and try again.")),
+    403: (_l("Not allowed"), _l("You cannot open this page.")),
+    404: (_l("Page not found"), _l("The page or book you asked for does not exist.")),
+    405: (_l("Not allowed"), _l("Please use the buttons on the page.")),
+    413: (_l("Too much data"), _l("Please send less at once.")),
+    429: (_l("Too many attempts"), _l("Please wait a few minutes and try again.")),
+}
+
+
+def render_error(status: int, title, detail):
+    return render_template("errors/error.html", title=title, detail=detail, status=status), status
+
+
+def handle_http_error(error: HTTPException):
+    title, detail = HTTP_MESSAGES.get(error.code or 500, (_l("Something went wrong"), _l("Please try again later.")))
+    return render_error(error.code or 500, title, detail)
+
+
+def handle_csrf_error(error: CSRFError):
+    log.info("CSRF check failed on %s: %s", request.path, error.description)
+    return render_error(400, _l("The form has expired"), _l("Please reload the page and try again."))
+
+
+def handle_ils_unavailable(error: IlsUnavailable):
+    log.warning("ILS unavailable on %s %s: %r", request.method, request.path, error)
+    return render_error(
+        503,
+        _l("The library system is unavailable"),
+        _l("The library system is not answering right now. Please try again in a little while."),
+    )
+
+
+def handle_not_supported(error: NotSupported):
+    log.info("not supported by this ILS: %s", error.capability)
+    return render_error(
+        501, _l("Not available online"), _l("This library does not offer this online. Please contact the library.")
+    )
+
+
+def handle_ils_error(error: IlsError):
+    if isinstance(error, RecordNotFound):
+        return handle_http_error(NotFound())
+    if isinstance(error, Refused):
+        log.info("ILS refused on %s: %s", request.path, error.reason)
+        return render_error(409, _l("The library system refused this request"), _l("Please contact the library."))
+    log.error("unexpected ILS error on %s %s", request.method, request.path, exc_info=error)
+    return render_error(503, _l("The library system is unavailable"), _l("Please try again later."))
+
+
+def handle_unexpected(error: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(500, _l("Something went wrong"), _l("Please try again later."))
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(IlsUnavailable, handle_ils_unavailable)
+    app.register_error_handler(NotSupported, handle_not_supported)
+    app.register_error_handler(IlsError, handle_ils_error)
+    if not app.testing:
+        app.register_error_handler(Exception, handle_unexpected)

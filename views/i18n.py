@@ -1,0 +1,68 @@
+"""Language choice and locale-aware formatting.
+
+The language comes from the patron's saved preference, else the choice made in this browser
+session (the switch works before login), else Accept-Language, else the library's default.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Flask, current_app, redirect, request, session
+from flask_babel import format_date, get_locale
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+
+from store.preferences import get_preferences, update_preferences
+from views.safety import safe_next_url
+
+bp = Blueprint("i18n", __name__)
+
+# Japanese dates read 2026年11月24日(火); English ones Tue, 24 Nov 2026.
+DATE_PATTERNS = {"ja": "y年M月d日(E)", "en": "EEE, d MMM y"}
+
+
+class LanguageForm(FlaskForm):
+    language = HiddenField()
+    next = HiddenField()
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated:
+        saved = get_preferences(current_user.patron_key).language
+        if saved in languages:
+            return saved
+    chosen = session.get("language")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def select_timezone() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def local_date(value: date | None) -> str:
+    """A date the way the current language writes it; empty for None."""
+    if value is None:
+        return ""
+    language = str(get_locale().language)
+    return format_date(value, DATE_PATTERNS.get(language, "medium"))
+
+
+@bp.post("/language")
+def set_language():
+    """The language switch on every page: remembered in the session, and saved if logged in."""
+    form = LanguageForm()
+    target = safe_next_url(form.next.data)
+    if form.validate_on_submit() and form.language.data in current_app.config["LANGUAGES"]:
+        session["language"] = form.language.data
+        if current_user.is_authenticated:
+            update_preferences(current_user.patron_key, language=form.language.data)
+    return redirect(target)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["local_date"] = local_date

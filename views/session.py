@@ -1,0 +1,110 @@
+"""Who is logged in, for how long, and what they must do first.
+
+The patron's identity lives in the signed session cookie (key, card number, display name, the
+must-change-password flag), so an ordinary page view costs no ILS round trip to find the user.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin, current_user, login_user, logout_user
+
+from adapters.models import Patron
+from extensions import login_manager
+
+SESSION_PATRON = "patron"
+SESSION_LAST_SEEN = "last_seen"
+# Endpoints a patron who must change the initial password may still reach.
+ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
+    {"auth.initial_password", "auth.logout", "i18n.set_language", "static"}
+)
+
+
+@dataclass(frozen=True)
+class PortalUser(UserMixin):
+    """The Flask-Login user: just enough of ``Patron`` to render pages and call the adapter."""
+
+    patron_key: str
+    card_number: str
+    display_name: str
+    must_change_password: bool = False
+
+    def get_id(self) -> str:
+        return self.patron_key
+
+    @classmethod
+    def from_patron(cls, patron: Patron) -> PortalUser:
+        return cls(patron.key, patron.card_number, patron.display_name, patron.must_change_password)
+
+
+def start_session(patron: Patron) -> PortalUser:
+    """Log the patron in with a fresh session (a new cookie, nothing carried over from before)."""
+    language = session.get("language")
+    furigana = session.get("furigana")
+    session.clear()
+    if language:
+        session["language"] = language
+    if furigana is not None:
+        session["furigana"] = furigana
+    user = PortalUser.from_patron(patron)
+    session[SESSION_PATRON] = [user.patron_key, user.card_number, user.display_name, user.must_change_password]
+    session[SESSION_LAST_SEEN] = int(time.time())
+    login_user(user)
+    return user
+
+
+def end_session() -> None:
+    """Log out and forget everything in the session but the language choice."""
+    language = session.get("language")
+    logout_user()
+    session.clear()
+    if language:
+        session["language"] = language
+
+
+def mark_password_changed() -> None:
+    key, card, name, _must_change = session[SESSION_PATRON]
+    session[SESSION_PATRON] = [key, card, name, False]
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> PortalUser | None:
+    stored = session.get(SESSION_PATRON)
+    if not stored or stored[0] != user_id:
+        return None
+    return PortalUser(*stored)
+
+
+def enforce_idle_timeout():
+    """Log out a patron idle longer than IDLE_TIMEOUT_MINUTES (library PCs are shared)."""
+    if request.endpoint == "static" or SESSION_PATRON not in session:
+        return None
+    now = int(time.time())
+    last_seen = session.get(SESSION_LAST_SEEN, 0)
+    if now - last_seen > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
+        end_session()
+        flash(_l("You were logged out because the page was left unused. Please log in again."), "info")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    session[SESSION_LAST_SEEN] = now
+    return None
+
+
+def enforce_password_change():
+    """Keep a patron with an initial password on the change page, whatever URL they try."""
+    if current_user.is_authenticated and current_user.must_change_password:
+        if request.endpoint not in ALLOWED_BEFORE_PASSWORD_CHANGE:
+            return redirect(url_for("auth.initial_password"))
+    return None
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # we rotate the whole session at login instead
+    app.before_request(enforce_idle_timeout)
+    app.before_request(enforce_password_change)
