@@ -58,3 +58,4 @@ DEMO_MAX_RENEWALS = 1
 DEMO_MAX_HOLDS = 10
 DEMO_LOAN_PERIOD_DAYS = 14
 DEMO_HOLD_SHELF_DAYS = 7  # a ready hold is kept this many days, then expires
+DEMO_FINE_LIMIT = 1000  # yen owed above which renewals and holds are refused
