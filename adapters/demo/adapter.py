@@ -279,10 +279,8 @@ class DemoAdapter(IlsAdapter):
                 (patron_key, record_id, request.pickup_location_id, today.isoformat(),
                  request.not_needed_after.isoformat() if request.not_needed_after else None),
             ).lastrowid
-            free = circulation.free_items(conn, record_id)
-            if free:  # a copy on the shelf is pulled for the hold: in transit until the next day
-                hold = conn.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
-                circulation.set_aside(conn, hold, free[0]["id"], None, today, self.rules)
+            # A copy on the shelf is pulled by staff the next morning (circulation._new_day), so a new
+            # hold stays waiting, and cancellable, for the rest of the day.
             row = conn.execute(ONE_HOLD_SQL, (hold_id,)).fetchone()
             return hold_from_row(row)
 

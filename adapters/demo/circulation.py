@@ -123,6 +123,7 @@ def catch_up(conn: sqlite3.Connection, today: date, rules: DemoRules) -> list[Ev
 def _new_day(conn: sqlite3.Connection, day: date, rules: DemoRules) -> list[Event]:
     iso = day.isoformat()
     events = []
+    pulled = _pull_shelf_copies(conn, day, rules)  # set aside today; they travel overnight
     for hold in conn.execute("SELECT * FROM holds WHERE status = 'in_transit' AND status_since < ?", (iso,)).fetchall():
         conn.execute("UPDATE holds SET status = 'ready', status_since = ?, pickup_deadline = ? WHERE id = ?",
                      (iso, rules.pickup_deadline(day).isoformat(), hold["id"]))
@@ -136,6 +137,18 @@ def _new_day(conn: sqlite3.Connection, day: date, rules: DemoRules) -> list[Even
     for hold in lapsed.fetchall():
         conn.execute("DELETE FROM holds WHERE id = ?", (hold["id"],))
         events.append(Event("lapsed", hold["id"], None, hold["patron_key"], day))
+    return events + pulled
+
+
+def _pull_shelf_copies(conn: sqlite3.Connection, day: date, rules: DemoRules) -> list[Event]:
+    """The morning pick list: a waiting hold whose record has a copy on the shelf gets that copy,
+    ready at once if it sits at the pickup branch, else in transit until the next day."""
+    events = []
+    for hold in conn.execute("SELECT * FROM holds WHERE status = 'waiting' ORDER BY id").fetchall():
+        free = free_items(conn, hold["record_id"])
+        if free:
+            copy = next((item for item in free if item["home_branch"] == hold["pickup_branch"]), free[0])
+            events.append(set_aside(conn, hold, copy["id"], copy["home_branch"], day, rules))
     return events
 
 

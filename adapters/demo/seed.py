@@ -5,7 +5,8 @@ The seeded passwords are public on purpose (``flask demo patrons`` prints them);
 only their hashes. With the default rules (renewal window 7 days, due soon 3 days):
 
 - ``regular``: three loans (one due soon and renewable, one renewable, one not yet), two waiting holds.
-- ``first-login``: the initial password (a birth date) must be changed at the first login.
+- ``first-login``: the initial password (a birth date) must be changed at the first login; one
+  loan renewable now, one not yet.
 - ``overdue``: two overdue loans, so no renewals at all (PATRON_HAS_OVERDUE, block OVERDUE_LOANS).
 - ``hold-ready``: one hold ready for pickup, one in transit, one waiting third in the queue
   (behind ``english`` and ``regular``).
@@ -158,6 +159,8 @@ def _cases(plan: _Plan) -> list[dict[str, Any]]:
     plan.lend(key["locked"], plan.record(), 7)
     for due in (5, 13):
         plan.lend(key["english"], plan.record(language="en"), due)
+    # A second loan, inside the renewal window, so a new patron can try a renewal (seed guide walk-through).
+    plan.lend(key["first-login"], plan.record(), 5)
     return [{"patron_key": key["fines"], "amount": 2500, "description": FINE_DESCRIPTION,
              "created_on": plan.day(-20)}]
 

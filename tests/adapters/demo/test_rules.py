@@ -292,14 +292,31 @@ def test_cancelling_a_ready_hold_passes_the_copy_on(demo, login, contract_ids):
     assert (passed.status, passed.pickup_deadline) == (HoldStatus.READY, demo.today() + timedelta(days=7))
 
 
-def test_a_copy_on_the_shelf_is_pulled_for_a_new_hold(demo, login):
+def test_a_copy_on_the_shelf_is_pulled_for_a_new_hold_the_next_morning(demo, login):
     patron = login("regular")
     record = next(r for r in demo.search("the", per_page=100).records if r.available and not r.holds)
-    hold = demo.place_hold(patron.key, HoldRequest(record.record_id, "SOUTH"))
-    assert (hold.status, hold.cancellable, hold.queue_position) == (HoldStatus.IN_TRANSIT, False, None)
+    with demo.store.transaction() as conn:
+        homes = {row[0] for row in conn.execute("SELECT home_branch FROM items WHERE record_id = ?", (record.record_id,))}
+    pickup = next(branch.location_id for branch in demo.pickup_locations(patron.key) if branch.location_id not in homes)
+    hold = demo.place_hold(patron.key, HoldRequest(record.record_id, pickup))
+    assert (hold.status, hold.cancellable) == (HoldStatus.WAITING, True)  # still cancellable today
+    demo.advance_clock(1)
+    pulled = {h.hold_id: h for h in demo.holds(patron.key)}[hold.hold_id]
+    assert (pulled.status, pulled.cancellable) == (HoldStatus.IN_TRANSIT, False)
     assert demo.record(record.record_id).available == record.available - 1
     demo.advance_clock(1)
     assert {h.hold_id: h for h in demo.holds(patron.key)}[hold.hold_id].status is HoldStatus.READY
+
+
+def test_a_shelf_copy_at_the_pickup_branch_is_ready_the_next_morning(demo, login):
+    patron = login("regular")
+    record = next(r for r in demo.search("the", per_page=100).records if r.available and not r.holds)
+    with demo.store.transaction() as conn:
+        home = conn.execute("SELECT home_branch FROM items WHERE record_id = ?", (record.record_id,)).fetchone()[0]
+    hold = demo.place_hold(patron.key, HoldRequest(record.record_id, home))
+    demo.advance_clock(1)
+    ready = {h.hold_id: h for h in demo.holds(patron.key)}[hold.hold_id]
+    assert (ready.status, ready.pickup_deadline) == (HoldStatus.READY, demo.today() + timedelta(days=7))
 
 
 def test_checkout_fulfils_the_ready_hold(demo, login):
