@@ -19,6 +19,10 @@ MAX_CONTENT_LENGTH = 64 * 1024
 # Minutes without a request after which a logged-in patron is logged out (shared library PCs).
 IDLE_TIMEOUT_MINUTES = 15
 
+# Login attempts per client address (Flask-Limiter syntax). RATELIMIT_STORAGE_URI (e.g. redis://...) shares it.
+LOGIN_RATE_LIMIT = "10 per minute"
+RATELIMIT_STORAGE_URI = "memory://"
+
 # The local preference store: any SQLAlchemy URL; empty means a SQLite file in the instance folder.
 DATABASE_URL = ""
 # Apply pending migrations at start-up (single-instance deployments); else run `flask db upgrade`.

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def login_rate_limit() -> str:
-    return current_app.config.get("LOGIN_RATE_LIMIT", "10 per minute")
+    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 @bp.route("/login", methods=["GET", "POST"])

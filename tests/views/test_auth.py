@@ -146,3 +146,15 @@ def test_overlong_form_values_are_refused(auth):
     response = auth.login("2000000001", "x" * 500)
     assert response.status_code == 200
     assert "field__error" in page_text(response)
+
+
+def test_login_attempts_are_rate_limited_per_client(app_config, patron):
+    from app import create_app
+    from tests.conftest import AuthActions
+
+    app_config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    client = create_app(app_config).test_client()
+    auth = AuthActions(client)
+    statuses = [auth.login("2000000001", "wrong-password1").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert auth.login("2000000001", "yamada2024").status_code == 429  # even the right password waits
