@@ -79,14 +79,15 @@ def register_store(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import account, auth, catalog, errors, i18n, layout, messages, session, settings
+    from views import account, auth, catalog, errors, furigana, i18n, layout, messages, session, settings
 
     session.init_app(app)
     i18n.init_app(app)
+    furigana.init_app(app)
     layout.init_app(app)
     messages.init_app(app)
     errors.init_app(app)
-    for module in (auth, account, catalog, settings, i18n):
+    for module in (auth, account, catalog, settings, i18n, furigana):
         app.register_blueprint(module.bp)
 
 

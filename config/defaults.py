@@ -45,9 +45,10 @@ DUE_SOON_DAYS = 3
 SEARCH_PAGE_SIZE = 20
 
 # The library, as the pages name it.
-LIBRARY_NAME = {"ja": "しおり市立図書館", "en": "Shiori City Library"}
+# Texts may mark readings for furigana mode as {漢字|よみ}; plain text or {"ja": ..., "en": ...}.
+LIBRARY_NAME = {"ja": "しおり{市立|しりつ}{図書館|としょかん}", "en": "Shiori City Library"}
 LIBRARY_CONTACT = {
-    "ja": "カウンターまたはお電話（000-000-0000）でお問い合わせください。",
+    "ja": "カウンターまたはお{電話|でんわ}（000-000-0000）でお{問|と}い{合|あ}わせください。",
     "en": "Please ask at the counter or call 000-000-0000.",
 }
 LIBRARY_HOME_URL = ""
@@ -63,3 +64,44 @@ DEMO_MAX_HOLDS = 10
 DEMO_LOAN_PERIOD_DAYS = 14
 DEMO_HOLD_SHELF_DAYS = 7  # a ready hold is kept this many days, then expires
 DEMO_FINE_LIMIT = 1000  # yen owed above which renewals and holds are refused
+
+# --- email, notices and password reset ------------------------------------------------------------
+# The portal's public address, used for every link in an email and for the calendar feed URL. Links
+# are never built from the request's Host header (a forged one would otherwise put a reset link to
+# another site in the patron's mailbox). Set it to the https:// address patrons use.
+PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+# The SMTP server mail goes out through. MAIL_SSL: TLS from the first byte (port 465);
+# MAIL_STARTTLS: upgrade a plain connection (port 587). MAIL_HOST = "" turns every email off.
+MAIL_HOST = "localhost"
+MAIL_PORT = 25
+MAIL_STARTTLS = False
+MAIL_SSL = False
+MAIL_USERNAME = ""
+MAIL_PASSWORD = ""  # better set as PORTAL_MAIL_PASSWORD in the environment; never logged
+MAIL_TIMEOUT = 30  # seconds per SMTP operation; keep it well below NOTICE_LEASE_SECONDS
+MAIL_FROM = "noreply@localhost"  # the sender address; the library's name is shown as the sender
+MAIL_REPLY_TO = ""  # e.g. the library's own address, for patrons who answer a notice
+
+# An emailed confirmation link for a new address stays valid this many hours.
+EMAIL_CONFIRM_HOURS = 48
+# Confirmation emails one patron may have sent (Flask-Limiter syntax).
+EMAIL_CONFIRM_RATE_LIMIT = "5 per hour"
+
+# Forgot password: the emailed link is valid this many minutes and works once.
+RESET_LINK_MINUTES = 30
+# Reset requests per client address, and per library card number.
+RESET_RATE_LIMIT = "10 per hour"
+RESET_CARD_RATE_LIMIT = "3 per hour"
+
+# `flask notices run`: the due-date reminder goes this many days before a loan is due.
+NOTICE_DUE_DAYS = 3
+# Patrons looked up in the ILS at once (threads); bounds the load a run puts on the ILS.
+NOTICE_ILS_CONCURRENCY = 4
+# A notice claimed by a run that died is retried after this many seconds (on SQLite; PostgreSQL's
+# row locks end with the dead run's connection, so it is retried by the next run at once).
+NOTICE_LEASE_SECONDS = 600
+# A notice whose sending failed this many times is given up (and logged).
+NOTICE_MAX_ATTEMPTS = 5
+# Ledger rows (which notice was sent) older than this many days are deleted by a run.
+NOTICE_RETENTION_DAYS = 120

@@ -12,9 +12,11 @@ from flask import Blueprint, Flask, current_app, redirect, request, session
 from flask_babel import format_date, get_locale
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import HiddenField
 
 from store.preferences import get_preferences, update_preferences
+from views.furigana import furigana_enabled
 from views.safety import safe_next_url
 
 bp = Blueprint("i18n", __name__)
@@ -44,11 +46,29 @@ def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 
 
-def local_date(value: date | None) -> str:
-    """A date the way the current language writes it; empty for None."""
+# Day numbers with their own readings (1日 is ついたち, not いちにち).
+DAY_READINGS = {1: "ついたち", 2: "ふつか", 3: "みっか", 4: "よっか", 5: "いつか", 6: "むいか", 7: "なのか",
+                8: "ようか", 9: "ここのか", 10: "とおか", 14: "じゅうよっか", 20: "はつか", 24: "にじゅうよっか"}
+WEEKDAY_READINGS = ["げつ", "か", "すい", "もく", "きん", "ど", "にち"]
+
+
+def _ruby(base: str, reading: str) -> str:
+    return f'<ruby>{base}<rt aria-hidden="true">{reading}</rt></ruby>'
+
+
+def local_date(value: date | None) -> str | Markup:
+    """A date the way the current language writes it (with readings in furigana mode); empty for None."""
     if value is None:
         return ""
     language = str(get_locale().language)
+    if language == "ja" and furigana_enabled():
+        day = value.day
+        day_part = _ruby(f"{day}日", DAY_READINGS[day]) if day in DAY_READINGS else f"{day}{_ruby('日', 'にち')}"
+        weekday = format_date(value, "E")
+        return Markup(  # noqa: S704 (built from escaped text and digits)
+            f"{value.year}{_ruby('年', 'ねん')}{value.month}{_ruby('月', 'がつ')}{day_part}"
+            f"({_ruby(weekday, WEEKDAY_READINGS[value.weekday()])})"
+        )
     return format_date(value, DATE_PATTERNS.get(language, "medium"))
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import get_locale
 
-from views.forms import EmptyForm
-from views.i18n import LanguageForm
-
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
 
@@ -31,8 +28,6 @@ def init_app(app: Flask) -> None:
             "current_language": current,
             "other_languages": [lang for lang in app.config["LANGUAGES"] if lang != current],
             "language_names": LANGUAGE_NAMES,
-            "language_form": LanguageForm(formdata=None),
-            "logout_form": EmptyForm(formdata=None),
             "library_name": _localised(app.config["LIBRARY_NAME"], current, default_language),
             "library_contact": _localised(app.config["LIBRARY_CONTACT"], current, default_language),
             "library_home_url": app.config["LIBRARY_HOME_URL"],

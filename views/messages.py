@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask
 from decimal import Decimal
 
+from flask import Flask
 from flask_babel import format_currency, gettext
 from flask_babel import lazy_gettext as _l
 
 from adapters.models import BlockCode, Capability, HoldStatus, Reason, RenewalForecast, RenewalStatus
 from extensions import ils
+from views.furigana import with_readings
 from views.i18n import local_date
 
 REASONS = {
@@ -57,8 +58,9 @@ RENEWAL_STATUSES = {
 def renewal_text(forecast: RenewalForecast) -> str:
     """The renewal forecast of one loan in words."""
     if forecast.status is RenewalStatus.NOT_YET and forecast.available_from:
-        return gettext("Renewable from %(date)s", date=local_date(forecast.available_from))
-    return str(RENEWAL_STATUSES.get(forecast.status, RENEWAL_STATUSES[RenewalStatus.UNKNOWN]))
+        # Readings go on the sentence before the date is put in, so a name or date is never re-read.
+        return with_readings(gettext("Renewable from %(date)s")) % {"date": local_date(forecast.available_from)}
+    return with_readings(RENEWAL_STATUSES.get(forecast.status, RENEWAL_STATUSES[RenewalStatus.UNKNOWN]))
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -73,9 +75,9 @@ def can(capability: str) -> bool:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         can=can,
-        reason_text=lambda reason: REASONS.get(reason, REASONS[Reason.OTHER]) if reason else "",
-        block_text=lambda block: block.message or BLOCKS.get(block.code, BLOCKS[BlockCode.OTHER]),
-        hold_status_text=lambda status: HOLD_STATUSES[status],
+        reason_text=lambda reason: with_readings(REASONS.get(reason, REASONS[Reason.OTHER])) if reason else "",
+        block_text=lambda block: block.message or with_readings(BLOCKS.get(block.code, BLOCKS[BlockCode.OTHER])),
+        hold_status_text=lambda status: with_readings(HOLD_STATUSES[status]),
         renewal_text=renewal_text,
     )
     app.jinja_env.filters["money"] = money

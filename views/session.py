@@ -20,7 +20,7 @@ SESSION_PATRON = "patron"
 SESSION_LAST_SEEN = "last_seen"
 # Endpoints a patron who must change the initial password may still reach.
 ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
-    {"auth.initial_password", "auth.logout", "i18n.set_language", "static"}
+    {"auth.initial_password", "auth.logout", "i18n.set_language", "furigana.set_furigana", "static"}
 )
 
 
@@ -95,9 +95,12 @@ def enforce_idle_timeout():
 
 def enforce_password_change():
     """Keep a patron with an initial password on the change page, whatever URL they try."""
-    if current_user.is_authenticated and current_user.must_change_password:
-        if request.endpoint not in ALLOWED_BEFORE_PASSWORD_CHANGE:
-            return redirect(url_for("auth.initial_password"))
+    if (
+        current_user.is_authenticated
+        and current_user.must_change_password
+        and request.endpoint not in ALLOWED_BEFORE_PASSWORD_CHANGE
+    ):
+        return redirect(url_for("auth.initial_password"))
     return None
 
 
