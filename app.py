@@ -87,7 +87,7 @@ def register_blueprints(app: Flask) -> None:
     layout.init_app(app)
     messages.init_app(app)
     errors.init_app(app)
-    for module in (auth, account, catalog, settings, i18n, furigana):
+    for module in (auth, account, catalog, settings, i18n, furigana, layout):
         app.register_blueprint(module.bp)
 
 

@@ -53,6 +53,11 @@ LIBRARY_CONTACT = {
 }
 LIBRARY_HOME_URL = ""
 LIBRARY_OPAC_URL = ""
+# A logo shown before the name in the header: a URL, or a path under static/ (e.g. "branding/logo.png").
+LIBRARY_LOGO = ""
+# The header's colours, "#rrggbb". Both carry white text, so each needs a contrast of 4.5:1 with white
+# (WCAG AA): start-up refuses colours that would fail it.
+LIBRARY_COLOURS = {"brand": "#1f5f8b", "brand_dark": "#164766"}
 
 # --- the demo ILS -------------------------------------------------------------------------------
 # SQLite file of the embedded demo ILS; empty means instance/demo-ils.sqlite3.

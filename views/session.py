@@ -18,6 +18,8 @@ from extensions import login_manager
 
 SESSION_PATRON = "patron"
 SESSION_LAST_SEEN = "last_seen"
+# Kept in the session across login and logout: the language and furigana switches of this browser.
+DISPLAY_CHOICES = ("language", "furigana")
 # Endpoints a patron who must change the initial password may still reach.
 ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
     {"auth.initial_password", "auth.logout", "i18n.set_language", "furigana.set_furigana", "static"}
@@ -42,14 +44,14 @@ class PortalUser(UserMixin):
 
 
 def start_session(patron: Patron) -> PortalUser:
-    """Log the patron in with a fresh session (a new cookie, nothing carried over from before)."""
-    language = session.get("language")
-    furigana = session.get("furigana")
+    """Log the patron in with a fresh session: nothing carried over but this browser's display choices.
+
+    They are not written to the patron's preferences: on a shared library PC they may be the
+    previous patron's. A switch used while logged in saves the choice.
+    """
+    choices = {name: session[name] for name in DISPLAY_CHOICES if name in session}
     session.clear()
-    if language:
-        session["language"] = language
-    if furigana is not None:
-        session["furigana"] = furigana
+    session.update(choices)
     user = PortalUser.from_patron(patron)
     session[SESSION_PATRON] = [user.patron_key, user.card_number, user.display_name, user.must_change_password]
     session[SESSION_LAST_SEEN] = int(time.time())
@@ -58,12 +60,11 @@ def start_session(patron: Patron) -> PortalUser:
 
 
 def end_session() -> None:
-    """Log out and forget everything in the session but the language choice."""
-    language = session.get("language")
+    """Log out and forget everything in the session but this browser's display choices."""
+    choices = {name: session[name] for name in DISPLAY_CHOICES if name in session}
     logout_user()
     session.clear()
-    if language:
-        session["language"] = language
+    session.update(choices)
 
 
 def mark_password_changed() -> None:
