@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -18,7 +19,7 @@ def index():
     preferences = get_preferences(current_user.patron_key)
     form = SettingsForm(obj=preferences)
     if form.language.data is None:
-        form.language.data = preferences.language or session.get("language") or "ja"
+        form.language.data = preferences.language or str(get_locale().language)  # the language shown now
     if form.validate_on_submit():
         email = (form.email.data or "").strip() or None
         changes = {
