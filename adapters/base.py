@@ -105,6 +105,12 @@ class IlsAdapter(abc.ABC):
         """Set a password without the current one (after an emailed reset link was followed)."""
         raise NotSupported(Capability.SET_PASSWORD)
 
+    def set_patron_email(self, patron_key: str, email: str | None) -> None:
+        """Record the patron's email address in the ILS; None removes it. For adapters declaring
+        ``Capability.PATRON_EMAIL``. The portal calls it only with an address the patron has confirmed
+        (and with None when they remove it); the portal's own preference store stays the source of truth."""
+        raise NotSupported(Capability.PATRON_EMAIL)
+
     # --- loans ------------------------------------------------------------------------------
 
     @abc.abstractmethod
