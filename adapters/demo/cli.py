@@ -7,6 +7,7 @@ The commands work on the demo database even when the portal runs another adapter
 from __future__ import annotations
 
 import json
+import signal
 
 import click
 from flask import current_app
@@ -115,3 +116,43 @@ def clock_command(days: str | None, back: bool) -> None:
     offset = adapter.clock_offset()
     shift = "real date" if not offset else f"real date {offset:+d} day" + ("s" if abs(offset) != 1 else "")
     click.echo(f"Demo date: {adapter.today()} ({shift})")
+
+
+@demo_cli.command("sip2-server")
+@click.option("--port", type=click.IntRange(0, 65535), required=True, help="TCP port to listen on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Delay every reply by this much (to measure the portal against a slow ILS).")
+@click.option("--user", default="", help="SIP2 login user (93 CN) to require; none by default.")
+@click.option("--password", default="", help="SIP2 login password (93 CO) to require with --user.")
+def sip2_server_command(port: int, host: str, latency_ms: float, user: str, password: str) -> None:
+    """Serve the demo ILS over SIP2, for running the portal with PORTAL_ADAPTER=sip2 against it."""
+    from adapters.demo.sip2_server import DemoSip2Server
+
+    adapter = _adapter()
+    try:
+        server = DemoSip2Server(adapter, host=host, port=port, latency_ms=latency_ms, user=user, password=password)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+    pickups = ",".join(f"{branch}:{name}" for branch, name in adapter.branch_names().items())
+    login = f" PORTAL_SIP2_USER={user} PORTAL_SIP2_PASSWORD=..." if user else ""
+    click.echo(f"Demo SIP2 server on {server.host}:{server.port} (institution {server.acs.institution}, "
+               f"UTF-8, CR, error detection as the client sends it). Ctrl-C stops it.")
+    click.echo(f"Run the portal against it with:\n  PORTAL_ADAPTER=sip2 PORTAL_SIP2_HOST={server.host} "
+               f"PORTAL_SIP2_PORT={server.port}{login} PORTAL_SIP2_PICKUP_LOCATIONS='{pickups}' flask run")
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        click.echo("Warning: SIP2 is unencrypted and this server lets anyone with a card number read the account.",
+                   err=True)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # `kill` stops it as cleanly as Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
+        click.echo("Demo SIP2 server stopped.")

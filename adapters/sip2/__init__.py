@@ -1,7 +1,13 @@
-"""SIP2 (3M Standard Interchange Protocol 2.00) client for the portal's SIP2 adapter.
+"""SIP2 (3M Standard Interchange Protocol 2.00) client and the portal's SIP2 adapter.
 
 Modules: ``codec`` (Message <-> bytes, checksum), ``layouts`` (fixed-field tables),
 ``builders`` (typed requests), ``responses`` (typed replies), ``dates``, ``settings``,
-``connection`` (one session), ``pool`` (bounded pool of sessions), ``errors``.
-Protocol facts and quirks of real servers: shared/sip2/README.md.
+``connection`` (one session), ``pool`` (bounded pool of sessions), ``errors``; and for the
+portal: ``config`` (PORTAL_SIP2_* settings), ``mapping`` (replies -> contract models),
+``items`` (cached, parallel item lookups), ``adapter`` (``Sip2Adapter``).
+Protocol facts and quirks of real servers: shared/sip2/README.md; deployment: README.md here.
 """
+
+from adapters.sip2.adapter import Sip2Adapter
+
+__all__ = ["Sip2Adapter"]

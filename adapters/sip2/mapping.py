@@ -1,0 +1,302 @@
+"""Pure translations from SIP2 replies to the portal's contract models: patron status flags to
+blocks, screen messages (AF) to reasons, 64/18 replies to patrons, loans, holds and records.
+
+SIP2 carries no reason codes: an ACS refuses with ``ok=0`` and a free-text screen message. The
+patterns below recognise the wordings of Koha (``Item has reached maximum renewals``), Evergreen
+(``MAX_RENEWALS_REACHED``), FOLIO (``loan has reached its maximum number of renewals``), the demo
+ILS's SIP2 server, and common Japanese phrasings; anything else is ``Reason.OTHER`` with the text
+kept as the message, so the patron still reads the library's own words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from adapters.models import (
+    AccountBlock,
+    AccountSummary,
+    BlockCode,
+    Hold,
+    HoldStatus,
+    Loan,
+    Patron,
+    PickupLocation,
+    Reason,
+    Record,
+    RenewalForecast,
+    RenewalStatus,
+)
+from adapters.sip2.dates import parse_sip_date, parse_sip_datetime
+from adapters.sip2.responses import ItemInformation, PatronInformation, PatronStatus
+
+# Circulation status codes of 18 (README §2.5).
+ON_HOLD_SHELF = "08"
+IN_TRANSIT = "10"
+AVAILABLE = "03"
+UNKNOWN_STATUSES = frozenset({"", "00", "01"})
+
+
+def _patterns(*pairs: tuple[Reason, str]) -> tuple[tuple[Reason, re.Pattern[str]], ...]:
+    return tuple((reason, re.compile(pattern, re.IGNORECASE)) for reason, pattern in pairs)
+
+
+_BLOCKED = (
+    r"block|barred|restrict|expir|\bfines?\b|\bowes?\b|\bdebt|privileges|suspend|card (is |was |has been )?"
+    r"(reported )?lost|PATRON_EXCEEDS_FINES|停止|制限|有効期限|期限切れ|延滞金"
+)
+RENEWAL_PATTERNS = _patterns(
+    (Reason.TOO_MANY_RENEWALS, r"max\w*(\s+number\s+of)?[\s_]+renewals|too[\s_]+many[\s_]+renewals|too_many\b|"
+                               r"renewal[\s_]+limit|no more renewals|更新回数|更新.*上限|上限.*更新"),
+    (Reason.ON_HOLD, r"hold|reserv|recall|予約"),
+    (Reason.TOO_SOON, r"too[\s_]+soon|too[\s_]+early|not yet|まだ|期間外"),
+    (Reason.PATRON_HAS_OVERDUE, r"overdue|延滞"),
+    (Reason.ACCOUNT_BLOCKED, _BLOCKED),
+    (Reason.NOT_FOUND, r"not (checked|charged) out|not on loan|no such item|item not found|unknown item|"
+                       r"invalid item|貸出されていません"),
+)
+HOLD_PATTERNS = _patterns(
+    (Reason.ALREADY_HELD, r"already\b.*\b(hold|request|reserv)|hold (already )?exists|duplicate|HOLD_EXISTS|"
+                          r"既に予約|予約済"),
+    (Reason.ALREADY_ON_LOAN, r"already\b.*\b(checked out|charged|on loan|borrowed|issued)|"
+                             r"checked out to (this|the) patron|既に貸出|貸出中です"),
+    (Reason.TOO_MANY_HOLDS, r"too many (holds|requests|reserves)|max\w*(\s+number\s+of)?\s+(holds|requests|reserves)|"
+                            r"hold limit|予約.*上限|上限.*予約"),
+    (Reason.INVALID_PICKUP, r"pick[\s-]?up|受取"),
+    (Reason.ACCOUNT_BLOCKED, _BLOCKED),
+    (Reason.NOT_HOLDABLE, r"not holdable|cannot be (placed on )?(hold|reserved|requested)|not (allowed|permitted)|"
+                          r"no holds|予約できません"),
+    (Reason.NOT_FOUND, r"no such item|not found|unknown (item|title|record)|invalid item|見つかりません"),
+)
+CANCEL_PATTERNS = _patterns(
+    (Reason.NOT_CANCELLABLE, r"cannot (be )?cancel|can ?not (be )?cancel|not cancell?able|in transit|取消できません"),
+    (Reason.NOT_FOUND, r"no (such )?hold|hold not found|not found|見つかりません"),
+)
+_LOCKED = re.compile(r"(?<![a-z])locked|lock ?out|too many (failed )?(login|password) attempts|ロック", re.IGNORECASE)
+_EXPIRED = re.compile(r"expir|有効期限|期限切れ", re.IGNORECASE)
+
+
+def screen_message(messages: Iterable[str]) -> str | None:
+    """The AF screen messages as one text, or None when the ACS said nothing."""
+    text = " ".join(message.strip() for message in messages if message and message.strip())
+    return text or None
+
+
+def reason_from_text(text: str | None, patterns: Sequence[tuple[Reason, re.Pattern[str]]]) -> Reason:
+    if text:
+        for reason, pattern in patterns:
+            if pattern.search(text):
+                return reason
+    return Reason.OTHER
+
+
+def money(text: str | None) -> Decimal:
+    """A BV fee amount ("115.57", "1,200", " 2500 ") as a non-negative Decimal; 0 if unreadable."""
+    if not text:
+        return Decimal(0)
+    cleaned = re.sub(r"[^0-9.\-]", "", text.replace(",", ""))
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return Decimal(0)
+    return amount if amount.is_finite() and amount > 0 else Decimal(0)
+
+
+# --- the patron -----------------------------------------------------------------------------------------
+
+def is_locked(info: PatronStatus) -> bool:
+    """The ACS says the password is right but the account is locked (no standard flag: its words)."""
+    return bool(_LOCKED.search(screen_message(info.screen_messages) or ""))
+
+
+def blocks_from_status(info: PatronStatus) -> tuple[AccountBlock, ...]:
+    """Account blocks from the 14 patron status flags (README §2.5), most specific first.
+
+    The privilege flags (charge, renewal, recall, hold denied) say *that* the patron is restricted,
+    not why; they become CARD_EXPIRED when the screen message speaks of expiry, TOO_MANY_HOLDS when
+    only holds are denied and the patron is at the hold limit (BZ), else RESTRICTED.
+    """
+    flags = info.status.flags
+    codes: list[BlockCode] = []
+    if "card_reported_lost" in flags:
+        codes.append(BlockCode.CARD_LOST)
+    if flags & {"excessive_outstanding_fines", "excessive_outstanding_fees"}:
+        codes.append(BlockCode.FINES_OVER_LIMIT)
+    if flags & {"too_many_items_overdue", "recall_overdue"}:
+        codes.append(BlockCode.OVERDUE_LOANS)
+    if "too_many_items_charged" in flags:
+        codes.append(BlockCode.TOO_MANY_LOANS)
+    if flags & {"too_many_items_lost", "too_many_items_billed", "too_many_claims_of_items_returned"}:
+        codes.append(BlockCode.OTHER)
+    denied = flags & {
+        "charge_privileges_denied", "renewal_privileges_denied", "recall_privileges_denied", "hold_privileges_denied"
+    }
+    if denied and _EXPIRED.search(screen_message(info.screen_messages) or ""):
+        codes.insert(0, BlockCode.CARD_EXPIRED)
+    elif denied == {"hold_privileges_denied"} and _at_hold_limit(info):
+        codes.append(BlockCode.TOO_MANY_HOLDS)
+    elif denied and not codes:
+        codes.append(BlockCode.RESTRICTED)
+    return tuple(AccountBlock(code) for code in dict.fromkeys(codes))
+
+
+def _at_hold_limit(info: PatronStatus) -> bool:
+    if not isinstance(info, PatronInformation) or info.hold_items_limit is None:
+        return False
+    holds = (info.hold_items_count or 0) + (info.unavailable_holds_count or 0)
+    return holds >= info.hold_items_limit
+
+
+def patron_from_status(card_number: str, info: PatronStatus) -> Patron:
+    """``Patron.key`` is the card number (AA) the portal sent: SIP2 has no other stable patron id."""
+    email = info.message.get("BE")
+    name = (info.personal_name or "").strip()
+    return Patron(
+        key=card_number,
+        card_number=card_number,
+        display_name=name or card_number,
+        must_change_password=False,  # SIP2 cannot tell, and could not change it anyway
+        blocks=blocks_from_status(info),
+        email=email.strip() if email and "@" in email else None,
+    )
+
+
+def renewal_forecast(info: PatronStatus) -> RenewalForecast:
+    """SIP2 cannot forecast one loan's renewal; the ACS only says whether the patron may renew at all
+    (renewal privileges denied). That much is honest to show; everything else is UNKNOWN."""
+    if "renewal_privileges_denied" not in info.status.flags:
+        return RenewalForecast(RenewalStatus.UNKNOWN)
+    codes = {block.code for block in blocks_from_status(info)}
+    reason = Reason.ACCOUNT_BLOCKED
+    if BlockCode.OVERDUE_LOANS in codes and not codes & {
+        BlockCode.CARD_LOST, BlockCode.CARD_EXPIRED, BlockCode.FINES_OVER_LIMIT, BlockCode.RESTRICTED
+    }:
+        reason = Reason.PATRON_HAS_OVERDUE
+    return RenewalForecast(RenewalStatus.NOT_RENEWABLE, reason=reason)
+
+
+def acs_today(info: PatronStatus | ItemInformation) -> date | None:
+    """The ACS's date from a reply's transaction date (UTC-marked dates converted to local time)."""
+    moment = parse_sip_datetime(info.transaction_date)
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return moment.date()
+
+
+def account_summary(info: PatronInformation, loans: int, overdue: int, holds: int, ready: int) -> AccountSummary:
+    kwargs = {"currency": info.currency.strip().upper()} if info.currency and info.currency.strip() else {}
+    return AccountSummary(
+        loans=loans, overdue=overdue, holds=holds, holds_ready=ready, fines=money(info.fee_amount),
+        blocks=blocks_from_status(info), **kwargs,
+    )
+
+
+# --- items: loans, holds, records ----------------------------------------------------------------------
+
+def item_known(info: ItemInformation | None) -> bool:
+    """Koha and Evergreen answer an unknown barcode with status 01 and an empty title."""
+    return info is not None and (bool((info.title or "").strip()) or info.circulation_status.strip()
+                                 not in UNKNOWN_STATUSES)
+
+
+def loan_from_item(
+    listed: str,
+    info: ItemInformation | None,
+    *,
+    today: date,
+    due_soon_days: int,
+    listed_overdue: bool,
+    forecast: RenewalForecast,
+    with_record: bool,
+) -> Loan:
+    """One loan from a 64 list value and its 18. When the ACS does not know the value as an item
+    (Evergreen lists titles unless configured for barcodes), the value itself is the title."""
+    known = item_known(info)
+    title = (info.title or "").strip() if info is not None and known else ""
+    due = info.due_date if info is not None and known else None
+    raw = info.due_date_raw if info is not None and known else None
+    return Loan(
+        loan_id=listed,
+        item_id=listed,
+        title=title or listed,
+        due_date=due,
+        record_id=listed if with_record and known else None,
+        overdue=due < today if due is not None else listed_overdue,
+        due_soon=due is not None and today <= due <= today + timedelta(days=due_soon_days),
+        forecast=forecast,
+        due_date_raw=raw.strip() if due is None and raw and raw.strip() else None,
+    )
+
+
+def hold_from_item(
+    listed: str,
+    info: ItemInformation | None,
+    *,
+    ready: bool,
+    locations: Sequence[PickupLocation],
+    with_record: bool,
+) -> Hold:
+    """A hold from a 64 hold (AS, ready) or unavailable hold (CD) value and its 18.
+
+    READY comes from the list (AS); in transit from the 18's circulation status (10); the pickup
+    deadline from the 18's CM hold pickup date. In-transit holds are marked not cancellable, as
+    most ILSs let only staff cancel a hold whose copy is already on its way.
+    """
+    known = item_known(info)
+    title = (info.title or "").strip() if info is not None and known else ""
+    status = HoldStatus.WAITING
+    if ready:
+        status = HoldStatus.READY
+    elif info is not None and info.circulation_status == IN_TRANSIT:
+        status = HoldStatus.IN_TRANSIT
+    deadline = None
+    if ready and info is not None and info.hold_pickup_date:
+        deadline = parse_sip_date(info.hold_pickup_date)
+    pickup = None
+    if ready and info is not None and info.current_location:
+        pickup = next((loc for loc in locations if loc.location_id == info.current_location.strip()), None)
+    return Hold(
+        hold_id=listed,
+        title=title or listed,
+        status=status,
+        record_id=listed if with_record and known else None,
+        pickup_location=pickup,
+        pickup_deadline=deadline,
+        cancellable=status is not HoldStatus.IN_TRANSIT,
+    )
+
+
+def hold_sort_key(hold: Hold) -> tuple[int, date]:
+    rank = {HoldStatus.READY: 0, HoldStatus.IN_TRANSIT: 1}.get(hold.status, 2)
+    return rank, (hold.pickup_deadline or date.max) if rank == 0 else date.max
+
+
+def record_from_item(record_id: str, info: ItemInformation) -> Record:
+    """The "record" of SIP2 is one copy (item id as record id): its title and hold queue (CF)."""
+    return Record(
+        record_id=record_id,
+        title=(info.title or "").strip() or record_id,
+        copies=None,
+        available=None,
+        holds=info.hold_queue_length,
+    )
+
+
+def expiry_moment(day: date) -> datetime:
+    """BW for a not-needed-after date: the end of that day, ACS-local."""
+    return datetime.combine(day, datetime.max.time().replace(microsecond=0))
+
+
+def split_unrenewed(value: str, item_ids: Iterable[str]) -> tuple[str, str | None]:
+    """A BN value is an item id, optionally followed by a reason ("item-2 too many renewals")."""
+    text = value.strip()
+    for item_id in sorted(item_ids, key=len, reverse=True):
+        if text == item_id:
+            return item_id, None
+        if text.startswith(item_id) and text[len(item_id) : len(item_id) + 1] in (" ", ":", "-", "\t"):
+            return item_id, text[len(item_id) :].strip(" :-\t") or None
+    return text, None

@@ -1,0 +1,119 @@
+"""The whole portal with ``ADAPTER="sip2"``, pointed at the demo ILS's SIP2 server: a patron logs in
+through the form, sees loans and holds with titles and due dates, renews, places and cancels a hold
+and logs out; the pages SIP2 cannot serve say what to do instead."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from adapters.demo.seed import BY_CASE
+from adapters.sip2 import Sip2Adapter
+from app import create_app
+from extensions import db
+from tests.adapters.sip2.conftest import sip2_config
+from tests.adapters.sip2.loopback import LoopbackAcs
+from tests.conftest import AuthActions
+
+REGULAR = BY_CASE["regular"]
+
+
+def make_app(app_config, demo_db, port: int, demo=None):
+    app_config.update({"ADAPTER": "sip2", "DEMO_DATABASE": str(demo_db), **sip2_config(port, demo)})
+    return create_app(app_config)
+
+
+@pytest.fixture
+def sip2_app(app_config, demo_db, demo_sip2, demo):
+    app = make_app(app_config, demo_db, demo_sip2.port, demo)
+    yield app
+    close(app)
+
+
+@pytest.fixture
+def client(sip2_app):
+    client = sip2_app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def close(app) -> None:
+    """Close the adapter, and the preference store's connections (no_leaks counts sockets and files)."""
+    app.extensions["shiori.adapter"].close()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def page(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_login_loans_renew_holds_and_logout(sip2_app, client, auth, demo, demo_sip2):
+    adapter = sip2_app.extensions["shiori.adapter"]
+    assert isinstance(getattr(adapter, "inner", adapter), Sip2Adapter)  # the app may wrap it (circuit breaker)
+    response = auth.login(REGULAR.card, REGULAR.password)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    menu = page(client.get("/"))
+    assert REGULAR.name in menu and "3 books borrowed" in menu
+    loans = demo.loans(REGULAR.key)
+    text = page(client.get("/loans"))
+    for loan in loans:
+        assert loan.title in text
+    assert "Renewal is checked when you try" in text
+    assert 'value="Renew all"' in text or ">Renew all<" in text
+    first = loans[0].item_id
+    response = auth.post_form("/loans", "/loans/renew", {"action": "selected", "loan": first})
+    assert response.status_code == 302
+    assert "Renewed. New due date" in page(client.get("/loans"))
+    holds = page(client.get("/holds"))
+    for hold in demo.holds(REGULAR.key):
+        assert hold.title in holds
+    record = demo_sip2.acs.demo.loans(BY_CASE["english"].key)[0].item_id
+    form = page(client.get(f"/holds/new?record={record}"))
+    pickup = re.search(r'<option[^>]*value="([^"]+)"', form).group(1)
+    response = auth.post_form(f"/holds/new?record={record}", "/holds/new",
+                              {"record": record, "pickup_location": pickup})
+    assert response.status_code == 302, page(response)
+    assert len(demo.holds(REGULAR.key)) == 3
+    placed = next(hold for hold in demo.holds(REGULAR.key) if hold.pickup_location.location_id == pickup
+                  and hold.record_id not in {h.record_id for h in demo.holds(BY_CASE["english"].key)})
+    listed = re.findall(r'name="hold" value="([^"]+)"', page(client.get("/holds")))
+    assert len(listed) == 3
+    response = auth.post_form("/holds", "/holds/cancel", {"hold": listed})
+    assert response.status_code == 302
+    assert placed.hold_id not in {hold.hold_id for hold in demo.holds(REGULAR.key)}
+    response = auth.logout()
+    assert response.status_code == 302
+
+
+def test_change_password_and_search_say_what_to_do_instead(client, auth):
+    auth.login(REGULAR.card, REGULAR.password)
+    password = client.get("/settings/password")
+    assert password.status_code == 200 and "Passwords cannot be changed online" in page(password)
+    search = client.get("/search?q=cat")
+    assert search.status_code == 200 and "The catalogue cannot be searched here" in page(search)
+    first_login = BY_CASE["first-login"]
+    auth.logout()
+    response = auth.login(first_login.card, first_login.password)
+    assert response.headers["Location"] == "/", "no forced password change the portal could not carry out"
+
+
+def test_the_portal_starts_while_the_ils_is_down(app_config, demo_db):
+    with LoopbackAcs() as acs:
+        port = acs.port
+    app = make_app(app_config, demo_db, port)
+    try:
+        client = app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        assert client.get("/login").status_code == 200
+        response = AuthActions(client).login(REGULAR.card, REGULAR.password)
+        assert response.status_code == 503
+        assert "The library system is unavailable" in page(response)
+    finally:
+        close(app)
