@@ -12,16 +12,35 @@ SECRET_KEY = None
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = False  # set True behind TLS
+# Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0: none trusted).
+PROXY_FIX_HOPS = 0
 SESSION_COOKIE_NAME = "shiori_session"
 WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
 MAX_CONTENT_LENGTH = 64 * 1024
 
 # Minutes without a request after which a logged-in patron is logged out (shared library PCs).
 IDLE_TIMEOUT_MINUTES = 15
+# However active, a login ends after this many hours.
+SESSION_ABSOLUTE_HOURS = 8
+# Login sessions are registered on the server so logout is final: in Redis when this is set
+# (e.g. "redis://127.0.0.1:6379/0", needed for several instances without a shared SQL store),
+# else in the preference store.
+SESSION_REDIS_URL = ""
 
 # Login attempts per client address (Flask-Limiter syntax). RATELIMIT_STORAGE_URI (e.g. redis://...) shares it.
 LOGIN_RATE_LIMIT = "10 per minute"
+# Failed logins per card number before that card is locked out of the portal for the rest of the window.
+LOGIN_LOCKOUT = "5 per 30 minutes"
 RATELIMIT_STORAGE_URI = "memory://"
+
+# Toward the ILS: after this many consecutive failures the portal stops calling it for
+# ILS_CIRCUIT_RESET_SECONDS and answers "unavailable" at once, then probes again.
+ILS_CIRCUIT_THRESHOLD = 5
+ILS_CIRCUIT_RESET_SECONDS = 30
+# Prometheus metrics at /metrics (keep the path off the public internet at the reverse proxy).
+METRICS_ENABLED = True
+# Times when renewals or holds are switched off with a message: see config/maintenance.py.
+MAINTENANCE_WINDOWS = []
 
 # The local preference store: any SQLAlchemy URL; empty means a SQLite file in the instance folder.
 DATABASE_URL = ""
@@ -110,3 +129,12 @@ NOTICE_LEASE_SECONDS = 600
 NOTICE_MAX_ATTEMPTS = 5
 # Ledger rows (which notice was sent) older than this many days are deleted by a run.
 NOTICE_RETENTION_DAYS = 120
+
+# --- the SIP2 and Koha adapters ---------------------------------------------------------------------
+# Their settings (SIP2_*, KOHA_*) and defaults are documented beside each adapter, in
+# adapters/sip2/config.py and adapters/koha/config.py; they are part of the defaults here too.
+from adapters.koha.config import DEFAULTS as _KOHA_DEFAULTS  # noqa: E402
+from adapters.sip2.config import DEFAULTS as _SIP2_DEFAULTS  # noqa: E402
+
+globals().update(_SIP2_DEFAULTS)
+globals().update(_KOHA_DEFAULTS)
