@@ -14,6 +14,9 @@ from typing import Any
 from flask import Flask
 
 from adapters.registry import create_adapter
+from adapters.resilience import CircuitBreaker, GuardedAdapter
+from config.maintenance import MaintenanceSchedule
+from views.metrics import observe_ils_call
 from config.loader import load_config
 from extensions import ADAPTER_EXTENSION_KEY, babel, csrf, db, limiter, login_manager, migrate
 
@@ -63,13 +66,18 @@ def register_adapter(app: Flask) -> None:
     """Create the configured ILS adapter once; an unknown name stops start-up with the valid choices."""
     if not app.config.get("DEMO_DATABASE"):
         app.config["DEMO_DATABASE"] = str(Path(app.instance_path) / "demo-ils.sqlite3")
-    adapter = create_adapter(app.config)
-    app.extensions[ADAPTER_EXTENSION_KEY] = adapter
+    schedule = MaintenanceSchedule.from_config(app.config)
+    breaker = CircuitBreaker(app.config["ILS_CIRCUIT_THRESHOLD"], app.config["ILS_CIRCUIT_RESET_SECONDS"])
+    app.extensions["shiori.maintenance"] = schedule
+    app.extensions[ADAPTER_EXTENSION_KEY] = GuardedAdapter(
+        create_adapter(app.config), breaker, schedule.disabled_now, observer=observe_ils_call
+    )
 
 
 def register_store(app: Flask) -> None:
     """Bring the preference store's schema up to date, so an upgrade never needs a manual step."""
     import store.models  # noqa: F401  (the tables must be known to SQLAlchemy)
+    import store.sessions  # noqa: F401
 
     if app.config["STORE_AUTO_UPGRADE"]:
         from flask_migrate import upgrade
@@ -79,19 +87,40 @@ def register_store(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from views import account, auth, catalog, errors, furigana, i18n, layout, messages, session, settings
+    from views import (
+        account,
+        auth,
+        calendar,
+        catalog,
+        email,
+        errors,
+        furigana,
+        health,
+        i18n,
+        layout,
+        messages,
+        metrics,
+        reset,
+        security,
+        session,
+        settings,
+    )
 
+    security.init_app(app)
+    metrics.init_app(app)
     session.init_app(app)
     i18n.init_app(app)
     furigana.init_app(app)
     layout.init_app(app)
     messages.init_app(app)
     errors.init_app(app)
-    for module in (auth, account, catalog, settings, i18n, furigana, layout):
+    for module in (auth, account, catalog, settings, i18n, furigana, layout, reset, email, calendar, health, metrics):
         app.register_blueprint(module.bp)
 
 
 def register_cli(app: Flask) -> None:
+    import notifications
     from adapters.demo.cli import demo_cli
 
     app.cli.add_command(demo_cli)
+    notifications.init_app(app)  # flask notices run | test-email

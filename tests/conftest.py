@@ -4,17 +4,39 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from pathlib import Path
 
 import pytest
 
+from adapters.demo import DemoAdapter
 from app import create_app
 
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """Copy a live SQLite file with the backup API (a file copy would miss the WAL)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_demo(tmp_path_factory) -> Path:
+    """One freshly seeded demo ILS per test run; each test gets its own copy (seeding takes a second)."""
+    path = tmp_path_factory.mktemp("demo-seed") / "demo-ils.sqlite3"
+    DemoAdapter(path).today()
+    return path
+
+
 @pytest.fixture
-def app_config(tmp_path):
+def app_config(tmp_path, seeded_demo):
     """The config every test app starts from; a test may add keys before ``app`` is built."""
+    copy_database(seeded_demo, tmp_path / "demo-ils.sqlite3")
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",

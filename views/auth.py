@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from adapters.errors import AccountLocked, AuthenticationFailed, IlsError, Refused
+from adapters.errors import AccountLocked, AuthenticationFailed, IlsError, InvalidInput, Refused
 from adapters.models import Capability
-from adapters.validation import mask_card_number
+from adapters.validation import mask_card_number, normalize_card_number
 from extensions import ils, limiter
 from views.forms import ChangePasswordForm, EmptyForm, LoginForm
 from views.passwords import policy_rules
@@ -25,8 +25,26 @@ def login_rate_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def login_lockout() -> str:
+    return current_app.config["LOGIN_LOCKOUT"]
+
+
+def card_being_tried() -> str:
+    """The lockout's key: the card number as the ILS would see it (so 2000-0000-01 is 2000000001)."""
+    try:
+        return "login-card:" + normalize_card_number(request.form.get("card_number", ""))
+    except InvalidInput:
+        return "login-card:invalid"
+
+
+def login_failed(response) -> bool:
+    """Only a wrong password counts toward the lockout; a success or a typo in the form does not."""
+    return bool(g.get("login_failed"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"])
+@limiter.limit(login_lockout, key_func=card_being_tried, methods=["POST"], deduct_when=login_failed)
 def login():
     """Seed guide step 3: card number (hyphens allowed) and password."""
     if current_user.is_authenticated:
@@ -36,6 +54,7 @@ def login():
         try:
             patron = ils().authenticate(form.card_number.data, form.password.data)
         except AuthenticationFailed:
+            g.login_failed = True
             log.info("login failed for card %s", mask_card_number(form.card_number.data))
             flash(_("The card number or password is incorrect."), "error")
         except AccountLocked:
@@ -104,10 +123,3 @@ def change_password():
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("settings.index"))
     return render_template("auth/password.html", form=form, rules=policy_rules(), initial=False, supported=supported)
-
-
-@bp.get("/password/forgot")
-def forgot_password():
-    """Seed guide step 8. Without a way to send mail, the library's contact text is what we can offer."""
-    return render_template("auth/forgot.html")
-

@@ -31,6 +31,14 @@ def render_error(status: int, title, detail):
 
 
 def handle_http_error(error: HTTPException):
+    if error.code == 429 and request.endpoint == "auth.login":
+        log.warning("login throttled on %s", request.remote_addr)
+        return render_error(
+            429,
+            _l("Too many attempts"),
+            _l("Logins for this card or from this computer are paused for a while after repeated failures. "
+               "Please try again in 30 minutes, or contact the library."),
+        )
     title, detail = HTTP_MESSAGES.get(error.code or 500, (_l("Something went wrong"), _l("Please try again later.")))
     return render_error(error.code or 500, title, detail)
 

@@ -79,5 +79,6 @@ def init_app(app: Flask) -> None:
             "library_contact": _localised(app.config["LIBRARY_CONTACT"], current, default_language),
             "library_home_url": app.config["LIBRARY_HOME_URL"],
             "library_opac_url": app.config["LIBRARY_OPAC_URL"],
+            "maintenance_messages": app.extensions["shiori.maintenance"].messages(current),
             "library_logo": logo if "//" in logo or logo.startswith("/") or not logo else f"/static/{logo}",
         }

@@ -2,12 +2,15 @@
 
 The patron's identity lives in the signed session cookie (key, card number, display name, the
 must-change-password flag), so an ordinary page view costs no ILS round trip to find the user.
+The cookie also carries a session id registered on the server (store/sessions.py): logout and
+the timeouts remove it there, so a copied cookie does not outlive them.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
@@ -15,9 +18,12 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 
 from adapters.models import Patron
 from extensions import login_manager
+from store.sessions import RedisSessionRegistry, SqlSessionRegistry, new_session_id
 
 SESSION_PATRON = "patron"
 SESSION_LAST_SEEN = "last_seen"
+SESSION_ID = "sid"
+SESSION_STARTED = "started"
 # Kept in the session across login and logout: the language and furigana switches of this browser.
 DISPLAY_CHOICES = ("language", "furigana")
 # Endpoints a patron who must change the initial password may still reach.
@@ -53,8 +59,11 @@ def start_session(patron: Patron) -> PortalUser:
     session.clear()
     session.update(choices)
     user = PortalUser.from_patron(patron)
+    session_id = new_session_id()
+    registry().add(session_id, patron.key)
+    session[SESSION_ID] = session_id
     session[SESSION_PATRON] = [user.patron_key, user.card_number, user.display_name, user.must_change_password]
-    session[SESSION_LAST_SEEN] = int(time.time())
+    session[SESSION_LAST_SEEN] = session[SESSION_STARTED] = int(time.time())
     login_user(user)
     return user
 
@@ -62,9 +71,15 @@ def start_session(patron: Patron) -> PortalUser:
 def end_session() -> None:
     """Log out and forget everything in the session but this browser's display choices."""
     choices = {name: session[name] for name in DISPLAY_CHOICES if name in session}
+    if SESSION_ID in session:
+        registry().remove(session[SESSION_ID])
     logout_user()
     session.clear()
     session.update(choices)
+
+
+def registry():
+    return current_app.extensions["shiori.sessions"]
 
 
 def mark_password_changed() -> None:
@@ -80,13 +95,16 @@ def load_user(user_id: str) -> PortalUser | None:
     return PortalUser(*stored)
 
 
-def enforce_idle_timeout():
-    """Log out a patron idle longer than IDLE_TIMEOUT_MINUTES (library PCs are shared)."""
+def enforce_session_limits():
+    """Log out a session that is idle too long (library PCs are shared), too old, or ended on the
+    server (logged out elsewhere, or a cookie copied from a session that has ended)."""
     if request.endpoint == "static" or SESSION_PATRON not in session:
         return None
+    config = current_app.config
     now = int(time.time())
-    last_seen = session.get(SESSION_LAST_SEEN, 0)
-    if now - last_seen > current_app.config["IDLE_TIMEOUT_MINUTES"] * 60:
+    idle = now - session.get(SESSION_LAST_SEEN, 0) > config["IDLE_TIMEOUT_MINUTES"] * 60
+    too_old = now - session.get(SESSION_STARTED, 0) > config["SESSION_ABSOLUTE_HOURS"] * 3600
+    if idle or too_old or not registry().touch(session.get(SESSION_ID, "")):
         end_session()
         flash(_l("You were logged out because the page was left unused. Please log in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
@@ -110,5 +128,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # we rotate the whole session at login instead
-    app.before_request(enforce_idle_timeout)
+    idle = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"])
+    redis_url = app.config["SESSION_REDIS_URL"]
+    app.extensions["shiori.sessions"] = RedisSessionRegistry(redis_url, idle) if redis_url else SqlSessionRegistry(idle)
+    app.before_request(enforce_session_limits)
     app.before_request(enforce_password_change)

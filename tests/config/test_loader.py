@@ -87,6 +87,6 @@ def test_a_plugin_adapter_is_found_through_its_entry_point(app_config, tmp_path,
     assert "mylibrary" in available_adapters()
     app_config.update(ADAPTER="mylibrary", MYLIBRARY_GREETING="hello")
     app = create_app(app_config)
-    adapter = app.extensions["shiori.adapter"]
+    adapter = app.extensions["shiori.adapter"].inner  # behind the circuit breaker
     assert type(adapter).__name__ == "MyLibraryAdapter"
     assert adapter.greeting == "hello"

@@ -158,3 +158,21 @@ def test_login_attempts_are_rate_limited_per_client(app_config, patron):
     statuses = [auth.login("2000000001", "wrong-password1").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert auth.login("2000000001", "yamada2024").status_code == 429  # even the right password waits
+
+
+def test_repeated_failures_lock_the_card_for_a_while(app_config, patron):
+    from app import create_app
+    from tests.conftest import AuthActions
+
+    app_config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="100 per minute", LOGIN_LOCKOUT="5 per 30 minutes")
+    client = create_app(app_config).test_client()
+    auth = AuthActions(client)
+    regular, other = patron("regular"), patron("english")
+    assert auth.login(regular.card, regular.password).location == "/"  # a success does not count
+    auth.logout()
+    for _ in range(5):
+        assert auth.login(f"{regular.card[:4]}-{regular.card[4:]}", "wrong-password1").status_code == 200
+    locked = auth.login(regular.card, regular.password)
+    assert locked.status_code == 429
+    assert "30分" in locked.get_data(as_text=True)
+    assert auth.login(other.card, other.password).location == "/"  # another card is not locked

@@ -7,13 +7,13 @@ record that a hold waits on until a copy comes back.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from adapters.demo import DemoAdapter
 from adapters.demo.seed import BY_CASE
+from tests.conftest import copy_database
 
 UNKNOWN_RECORD = "R9999"
 UNKNOWN_CARD = "1999999999"
@@ -22,16 +22,6 @@ UNKNOWN_CARD = "1999999999"
 def credentials(case: str) -> tuple[str, str]:
     patron = BY_CASE[case]
     return patron.card, patron.password
-
-
-def copy_database(source: Path, target: Path) -> None:
-    """Copy a live SQLite file with the backup API (a file copy would miss the WAL)."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
 
 
 @pytest.fixture(scope="session")
