@@ -4,10 +4,12 @@ An adapter is created once at start-up from the app config (``from_config``), li
 process, and must be safe to call from several threads at once. Every method takes the
 ``Patron.key`` the adapter itself returned from ``authenticate``; none trusts an id from a browser.
 
-Batch operations on loan and hold ids (``renew``, ``cancel_holds``) are concrete here: they first
-check that every id belongs to the patron, answer ``Reason.NOT_FOUND`` for any that does not, and
-pass only the patron's own ids to the adapter's ``_renew``/``_cancel_holds``. A staff-level API
-client (Koha's) could otherwise act on any patron's loans, so this check is not left to each adapter.
+Operations on loan and hold ids (``renew``, ``cancel_holds``, ``suspend_hold``, ``resume_hold``)
+are concrete here: they first check that every id belongs to the patron, answer
+``Reason.NOT_FOUND`` for any that does not, and pass only the patron's own loans or holds to the
+adapter's ``_renew``, ``_cancel_holds``, ``_suspend_hold`` or ``_resume_hold``. A staff-level API
+client (Koha's) could otherwise act on any patron's loans, so this check is not left to each
+adapter. Hold ids need only be unique among one patron's holds (over SIP2 a hold is named by its item).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from adapters.errors import NotSupported
+from adapters.errors import NotSupported, Refused
 from adapters.models import (
     AccountSummary,
     CancelOutcome,
@@ -170,6 +172,29 @@ class IlsAdapter(abc.ABC):
     def _cancel_holds(self, patron_key: str, holds: Sequence[Hold]) -> list[CancelOutcome]:
         """Cancel these holds, already checked to be the patron's. One outcome per hold."""
         raise NotSupported(Capability.CANCEL_HOLD)
+
+    def suspend_hold(self, patron_key: str, hold_id: str, until: date | None = None) -> Hold:
+        """Pause the patron's own hold (kept in the queue, not filled) until ``until`` or a resume."""
+        self.require(Capability.SUSPEND_HOLD)
+        return self._suspend_hold(patron_key, self._own_hold(patron_key, hold_id), until)
+
+    def resume_hold(self, patron_key: str, hold_id: str) -> Hold:
+        """Take the patron's own suspended hold back into the queue."""
+        self.require(Capability.SUSPEND_HOLD)
+        return self._resume_hold(patron_key, self._own_hold(patron_key, hold_id))
+
+    def _own_hold(self, patron_key: str, hold_id: str) -> Hold:
+        """The patron's hold with this id; ``Refused(NOT_FOUND)`` for any other id, the same as for none."""
+        for hold in self.holds(patron_key):
+            if hold.hold_id == hold_id:
+                return hold
+        raise Refused(Reason.NOT_FOUND)
+
+    def _suspend_hold(self, patron_key: str, hold: Hold, until: date | None) -> Hold:
+        raise NotSupported(Capability.SUSPEND_HOLD)
+
+    def _resume_hold(self, patron_key: str, hold: Hold) -> Hold:
+        raise NotSupported(Capability.SUSPEND_HOLD)
 
     # --- catalogue --------------------------------------------------------------------------
 

@@ -170,6 +170,7 @@ class Hold:
     not_needed_after: date | None = None
     placed_on: date | None = None
     cancellable: bool = True
+    suspended_until: date | None = None  # when SUSPENDED: the day it comes back to life (None: until resumed)
 
 
 @dataclass(frozen=True)

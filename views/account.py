@@ -9,9 +9,11 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from adapters.models import CancelOutcome, Capability, RenewalResult
+from adapters.errors import Refused
+from adapters.models import CancelOutcome, Capability, Reason, RenewalResult
 from extensions import ils
 from views.forms import CancelHoldsForm, RenewForm
+from views.messages import REASONS
 
 bp = Blueprint("account", __name__)
 
@@ -114,6 +116,29 @@ def cancel_holds():
         return redirect(url_for("account.holds"))
     outcomes = ils().cancel_holds(current_user.patron_key, hold_ids)
     _report_cancellation(outcomes)
+    return redirect(url_for("account.holds"))
+
+
+@bp.post("/holds/suspend")
+def suspend_hold():
+    """Pause one waiting reservation (holidays, a full shelf at home) until the patron resumes it."""
+    return _change_hold(ils().suspend_hold, request.form.get("suspend", ""), _("Reservation paused: %(title)s"))
+
+
+@bp.post("/holds/resume")
+def resume_hold():
+    return _change_hold(ils().resume_hold, request.form.get("resume", ""), _("Reservation resumed: %(title)s"))
+
+
+def _change_hold(action, hold_id: str, done_message: str):
+    form = CancelHoldsForm()  # the holds page's form: its CSRF token
+    if form.validate_on_submit() and hold_id:
+        try:
+            hold = action(current_user.patron_key, hold_id[:64])
+        except Refused as refusal:
+            flash(str(REASONS.get(refusal.reason, REASONS[Reason.OTHER])), "error")
+        else:
+            flash(done_message % {"title": hold.title}, "success")
     return redirect(url_for("account.holds"))
 
 

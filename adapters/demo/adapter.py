@@ -62,7 +62,7 @@ def _dummy_hash() -> str:
 
 class DemoAdapter(IlsAdapter):
     name: ClassVar[str] = "demo"
-    capabilities = frozenset(Capability) - {Capability.PATRON_EMAIL, Capability.SUSPEND_HOLD}
+    capabilities = frozenset(Capability) - {Capability.PATRON_EMAIL}
 
     def __init__(self, database: str | Path, *, rules: DemoRules | None = None,
                  catalogue_path: Path = CATALOGUE_PATH) -> None:
@@ -301,6 +301,25 @@ class DemoAdapter(IlsAdapter):
                         circulation.fill_next_hold(conn, row["item_id"], row["pickup_branch"], today, self.rules)
                     outcomes.append(CancelOutcome(requested.hold_id, True, requested.title))
             return outcomes
+
+    def _suspend_hold(self, patron_key: str, hold: Hold, until: date | None) -> Hold:
+        """A waiting hold keeps its place in the queue but is passed over until ``until`` or a resume."""
+        with self._tx(write=True) as conn:
+            if until is not None and until <= self.store.today(conn):
+                raise InvalidInput("suspended_until must be in the future")
+            updated = conn.execute(
+                "UPDATE holds SET status = 'suspended', suspended_until = ? WHERE id = ? AND status = 'waiting'",
+                (until.isoformat() if until else None, _number(hold.hold_id)),
+            ).rowcount
+            if not updated:
+                raise Refused(Reason.NOT_CANCELLABLE)  # already set aside for the patron, or suspended
+            return hold_from_row(conn.execute(ONE_HOLD_SQL, (_number(hold.hold_id),)).fetchone())
+
+    def _resume_hold(self, patron_key: str, hold: Hold) -> Hold:
+        with self._tx(write=True) as conn:
+            conn.execute("UPDATE holds SET status = 'waiting', suspended_until = NULL WHERE id = ? AND status = 'suspended'",
+                         (_number(hold.hold_id),))
+            return hold_from_row(conn.execute(ONE_HOLD_SQL, (_number(hold.hold_id),)).fetchone())
 
     # --- catalogue ------------------------------------------------------------------------
 

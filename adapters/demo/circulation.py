@@ -123,6 +123,8 @@ def catch_up(conn: sqlite3.Connection, today: date, rules: DemoRules) -> list[Ev
 def _new_day(conn: sqlite3.Connection, day: date, rules: DemoRules) -> list[Event]:
     iso = day.isoformat()
     events = []
+    conn.execute("UPDATE holds SET status = 'waiting', suspended_until = NULL"
+                 " WHERE status = 'suspended' AND suspended_until <= ?", (iso,))
     pulled = _pull_shelf_copies(conn, day, rules)  # set aside today; they travel overnight
     for hold in conn.execute("SELECT * FROM holds WHERE status = 'in_transit' AND status_since < ?", (iso,)).fetchall():
         conn.execute("UPDATE holds SET status = 'ready', status_since = ?, pickup_deadline = ? WHERE id = ?",
@@ -133,7 +135,8 @@ def _new_day(conn: sqlite3.Connection, day: date, rules: DemoRules) -> list[Even
         events.append(Event("expired", hold["id"], hold["item_id"], hold["patron_key"], day))
         filled = fill_next_hold(conn, hold["item_id"], hold["pickup_branch"], day, rules)
         events += [filled] if filled else []
-    lapsed = conn.execute("SELECT * FROM holds WHERE status = 'waiting' AND not_needed_after < ?", (iso,))
+    lapsed = conn.execute("SELECT * FROM holds WHERE status IN ('waiting', 'suspended') AND not_needed_after < ?",
+                          (iso,))
     for hold in lapsed.fetchall():
         conn.execute("DELETE FROM holds WHERE id = ?", (hold["id"],))
         events.append(Event("lapsed", hold["id"], None, hold["patron_key"], day))

@@ -19,8 +19,9 @@ WHERE l.patron_key = ? ORDER BY l.due_date, l.id
 # Ready first (soonest deadline first), then in transit, then waiting; the queue is id order.
 HOLDS_SQL = """
 SELECT h.*, r.title, r.author, b.name_ja AS branch_name,
-       CASE WHEN h.status = 'waiting' THEN 1 + (SELECT COUNT(*) FROM holds q WHERE q.record_id = h.record_id
-                                                AND q.status = 'waiting' AND q.id < h.id) END AS queue_position
+       CASE WHEN h.status IN ('waiting', 'suspended') THEN 1 + (
+           SELECT COUNT(*) FROM holds q WHERE q.record_id = h.record_id
+           AND q.status IN ('waiting', 'suspended') AND q.id < h.id) END AS queue_position
 FROM holds h JOIN records r ON r.id = h.record_id JOIN branches b ON b.id = h.pickup_branch
 WHERE {where}
 ORDER BY CASE h.status WHEN 'ready' THEN 0 WHEN 'in_transit' THEN 1 ELSE 2 END, h.pickup_deadline, h.id
@@ -63,6 +64,7 @@ def hold_from_row(row: sqlite3.Row) -> Hold:
         pickup_deadline=_date(row["pickup_deadline"]) if status is HoldStatus.READY else None,
         not_needed_after=_date(row["not_needed_after"]), placed_on=_date(row["placed_on"]),
         cancellable=status is not HoldStatus.IN_TRANSIT,
+        suspended_until=_date(row["suspended_until"]) if status is HoldStatus.SUSPENDED else None,
     )
 
 

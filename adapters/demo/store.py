@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: holds.suspended_until
 BUSY_TIMEOUT = 30.0
 CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.json"
 MIN_RECORDS = 200
@@ -49,13 +49,14 @@ CREATE TABLE IF NOT EXISTS loans (
     patron_key TEXT NOT NULL REFERENCES patrons(key), checkout_date TEXT NOT NULL,
     due_date TEXT NOT NULL, renewals INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS loans_patron ON loans(patron_key);
--- status: waiting | in_transit | ready. item_id is the copy set aside once the hold is no longer waiting;
--- status_since is the day it went in transit or ready. The queue is id order among waiting holds.
+-- status: waiting | suspended | in_transit | ready. item_id is the copy set aside once the hold is no longer
+-- waiting, status_since the day it went in transit or ready. The queue is id order among waiting and
+-- suspended holds: a suspended one keeps its place but is passed over until suspended_until or a resume.
 CREATE TABLE IF NOT EXISTS holds (
     id INTEGER PRIMARY KEY AUTOINCREMENT, patron_key TEXT NOT NULL REFERENCES patrons(key),
     record_id TEXT NOT NULL REFERENCES records(id), pickup_branch TEXT NOT NULL REFERENCES branches(id),
     status TEXT NOT NULL, placed_on TEXT NOT NULL, item_id TEXT UNIQUE REFERENCES items(id),
-    status_since TEXT, pickup_deadline TEXT, not_needed_after TEXT);
+    status_since TEXT, pickup_deadline TEXT, not_needed_after TEXT, suspended_until TEXT);
 CREATE INDEX IF NOT EXISTS holds_patron ON holds(patron_key);
 CREATE INDEX IF NOT EXISTS holds_record ON holds(record_id, status);
 """

@@ -374,6 +374,31 @@ class AdapterContract:
         if after.status is HoldStatus.READY:
             assert after.pickup_deadline is not None and after.pickup_deadline >= adapter.today()
 
+    def test_suspend_passes_a_hold_over_until_resumed(self, adapter, login, contract_ids, ils_control):
+        needs(adapter, Capability.HOLDS, Capability.PLACE_HOLD, Capability.SUSPEND_HOLD)
+        patron = login("regular")
+        pickup = adapter.pickup_locations(patron.key)[0].location_id
+        hold = adapter.place_hold(patron.key, HoldRequest(contract_ids["holdable_record"], pickup))
+        paused = adapter.suspend_hold(patron.key, hold.hold_id)
+        assert (paused.hold_id, paused.status) == (hold.hold_id, HoldStatus.SUSPENDED)
+        assert {h.hold_id: h for h in adapter.holds(patron.key)}[hold.hold_id].status is HoldStatus.SUSPENDED
+        resumed = adapter.resume_hold(patron.key, hold.hold_id)
+        assert resumed.status is HoldStatus.WAITING
+        adapter.suspend_hold(patron.key, hold.hold_id)
+        ils_control.checkin(contract_ids["holdable_item"])  # a suspended hold is not filled
+        assert {h.hold_id: h for h in adapter.holds(patron.key)}[hold.hold_id].status is HoldStatus.SUSPENDED
+
+    def test_suspend_and_resume_guard_ownership(self, adapter, login):
+        needs(adapter, Capability.HOLDS, Capability.SUSPEND_HOLD)
+        patron, other = login("regular"), login("other")
+        others_before = adapter.holds(other.key)
+        for action in (adapter.suspend_hold, adapter.resume_hold):
+            for hold_id in [others_before[0].hold_id, "no-such-hold"]:
+                with pytest.raises(Refused) as refused:
+                    action(patron.key, hold_id)
+                assert refused.value.reason is Reason.NOT_FOUND
+        assert adapter.holds(other.key) == others_before
+
     # --- catalogue ------------------------------------------------------------------------
 
     def test_search_finds_the_record_and_pages(self, adapter, contract_ids):

@@ -117,3 +117,25 @@ def test_account_pages_need_a_login(client):
     for url in ["/", "/loans", "/holds", "/settings", "/holds/new?record=R0001"]:
         response = client.get(url)
         assert response.status_code == 302 and response.location.startswith("/login"), url
+
+
+def test_pause_and_resume_a_reservation(auth, client, login_as, adapter):
+    demo = login_as("regular")
+    waiting = next(hold for hold in adapter.holds(demo.key) if hold.status.value == "waiting")
+    response = auth.post_form("/holds", "/holds/suspend", {"suspend": waiting.hold_id})
+    assert response.location == "/holds"
+    page = text(client.get("/holds"))
+    assert "予約を一時停止しました" in page and 'name="resume"' in page
+    assert {h.hold_id: h for h in adapter.holds(demo.key)}[waiting.hold_id].status.value == "suspended"
+    auth.post_form("/holds", "/holds/resume", {"resume": waiting.hold_id})
+    assert {h.hold_id: h for h in adapter.holds(demo.key)}[waiting.hold_id].status.value == "waiting"
+
+
+def test_another_patrons_hold_cannot_be_paused(auth, client, login_as, adapter, patron):
+    victim = patron("hold-ready")
+    before = adapter.holds(victim.key)
+    login_as("regular")
+    for hold in before:
+        auth.post_form("/holds", "/holds/suspend", {"suspend": hold.hold_id})
+    assert adapter.holds(victim.key) == before
+    assert "見つかりませんでした" in text(client.get("/holds"))

@@ -409,3 +409,16 @@ def test_record_counts(demo, login):
 def test_an_unknown_patron_key_is_refused(demo, call):
     with pytest.raises(AuthenticationFailed):
         call(demo)
+
+
+def test_a_hold_suspended_until_a_date_comes_back_on_that_day(demo, login):
+    patron = login("regular")
+    waiting = next(hold for hold in demo.holds(patron.key) if hold.status is HoldStatus.WAITING)
+    until = demo.today() + timedelta(days=3)
+    paused = demo.suspend_hold(patron.key, waiting.hold_id, until)
+    assert (paused.status, paused.suspended_until, paused.queue_position) == (
+        HoldStatus.SUSPENDED, until, waiting.queue_position)  # it keeps its place in the queue
+    demo.advance_clock(2)
+    assert {h.hold_id: h for h in demo.holds(patron.key)}[waiting.hold_id].status is HoldStatus.SUSPENDED
+    demo.advance_clock(1)
+    assert {h.hold_id: h for h in demo.holds(patron.key)}[waiting.hold_id].status is HoldStatus.WAITING
