@@ -58,6 +58,11 @@ class SqlSessionRegistry:
         db.session.execute(delete(LoginSession).where(LoginSession.session_id == session_id))
         db.session.commit()
 
+    def remove_patron(self, patron_key: str) -> None:
+        """End every session of a patron (after their password was reset)."""
+        db.session.execute(delete(LoginSession).where(LoginSession.patron_key == patron_key))
+        db.session.commit()
+
 
 class RedisSessionRegistry:
     PREFIX = "shiori:session:"
@@ -68,14 +73,24 @@ class RedisSessionRegistry:
         self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.idle = idle
 
+    PATRON_PREFIX = "shiori:patron-sessions:"
+
     def add(self, session_id: str, patron_key: str) -> None:
-        self.redis.set(self.PREFIX + session_id, patron_key, ex=self.idle)
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.PREFIX + session_id, patron_key, ex=self.idle)
+            pipe.sadd(self.PATRON_PREFIX + patron_key, session_id)
+            pipe.expire(self.PATRON_PREFIX + patron_key, timedelta(days=1))
+            pipe.execute()
 
     def touch(self, session_id: str) -> bool:
         return bool(self.redis.expire(self.PREFIX + session_id, self.idle))
 
     def remove(self, session_id: str) -> None:
         self.redis.delete(self.PREFIX + session_id)
+
+    def remove_patron(self, patron_key: str) -> None:
+        session_ids = self.redis.smembers(self.PATRON_PREFIX + patron_key)
+        self.redis.delete(self.PATRON_PREFIX + patron_key, *(self.PREFIX + sid.decode() for sid in session_ids))
 
 
 def _now() -> datetime:

@@ -40,7 +40,7 @@ from notifications.tokens import (
 from store.models import Preference
 from views.forms import CardNumberField, SafeText
 from views.passwords import PasswordPolicy, policy_rules
-from views.session import end_session
+from views.session import end_session, registry
 
 bp = Blueprint("reset", __name__)
 log = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ def reset_password(token: str):
             raise
         else:
             void_reset_tokens(patron_key)
+            registry().remove_patron(patron_key)  # a session opened with the old password ends too
             log.info("password reset through an emailed link: patron %s", mask_card_number(patron_key))
             outbox().submit(send_password_changed, patron_key, str(get_locale()))
             if current_user.is_authenticated:

@@ -258,3 +258,14 @@ def test_requests_are_rate_limited_per_client_address(limited_app):
     )
     assert response.status_code == 302
     drain(limited_app)
+
+
+def test_a_reset_ends_sessions_opened_with_the_old_password(app, auth, client, hanako, smtp):  # noqa: F811
+    other_browser = app.test_client()
+    AuthActions(other_browser).login(hanako.card, hanako.password)
+    assert other_browser.get("/loans").status_code == 200
+    ask(auth, hanako.card, "hanako@example.jp")
+    drain(app)
+    smtp.sink.wait_for(1)
+    assert set_password(client, reset_path(smtp, "hanako@example.jp")).status_code == 302
+    assert other_browser.get("/loans").status_code == 302  # logged out there too

@@ -1,0 +1,48 @@
+"""The server-side session registry, in Redis and in the SQL store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from store.sessions import RedisSessionRegistry, SqlSessionRegistry, new_session_id
+
+
+@pytest.fixture(params=["sql", "redis"])
+def registry(request, app):
+    idle = timedelta(minutes=15)
+    if request.param == "redis":
+        yield RedisSessionRegistry("redis://127.0.0.1:6379/0", idle)
+    else:
+        with app.app_context():
+            yield SqlSessionRegistry(idle)
+
+
+def test_a_session_lives_until_removed(registry):
+    session_id = new_session_id()
+    assert registry.touch(session_id) is False
+    registry.add(session_id, "P001")
+    assert registry.touch(session_id) is True
+    registry.remove(session_id)
+    assert registry.touch(session_id) is False
+
+
+def test_removing_a_patron_ends_all_their_sessions_and_no_one_elses(registry):
+    mine = [new_session_id() for _ in range(3)]
+    theirs = new_session_id()
+    for session_id in mine:
+        registry.add(session_id, "P-mine")
+    registry.add(theirs, "P-theirs")
+    registry.remove_patron("P-mine")
+    assert [registry.touch(session_id) for session_id in mine] == [False, False, False]
+    assert registry.touch(theirs) is True
+    registry.remove(theirs)
+
+
+def test_an_idle_session_is_gone(app):
+    with app.app_context():
+        registry = SqlSessionRegistry(timedelta(seconds=-1))  # everything is already idle too long
+        session_id = new_session_id()
+        registry.add(session_id, "P001")
+        assert registry.touch(session_id) is False
