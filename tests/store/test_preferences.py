@@ -59,3 +59,28 @@ def test_saved_preferences_survive_a_restart(store_app, app_config):
 def test_only_preferences_can_be_written(store_app):
     with store_app.app_context(), pytest.raises(KeyError):
         update_preferences("P1", password="secret")
+
+
+def test_an_upgrade_keeps_the_data_of_the_first_schema(app_config, tmp_path):
+    """A library upgrading from the first release keeps every patron's preferences."""
+    from flask_migrate import upgrade
+
+    from app import MIGRATIONS
+
+    app_config.update(STORE_AUTO_UPGRADE=False, DATABASE_URL=f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    app = create_app(app_config)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS), revision="0001")
+        db.session.execute(
+            text(
+                "INSERT INTO preference (patron_key, language, furigana, email, email_confirmed, notify_hold_ready,"
+                " notify_due_soon, created_at, updated_at) VALUES ('P001', 'en', 1, 'a@example.jp', 1, 1, 0,"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+        db.session.commit()
+        upgrade(directory=str(MIGRATIONS))
+        preference = get_preferences("P001")
+        assert (preference.language, preference.furigana, preference.email, preference.notify_due_soon) == (
+            "en", True, "a@example.jp", False)
+        assert preference.email_confirmed is True
