@@ -15,10 +15,10 @@ from flask import Flask
 
 from adapters.registry import create_adapter
 from adapters.resilience import CircuitBreaker, GuardedAdapter
-from config.maintenance import MaintenanceSchedule
-from views.metrics import observe_ils_call
 from config.loader import load_config
+from config.maintenance import MaintenanceSchedule
 from extensions import ADAPTER_EXTENSION_KEY, babel, csrf, db, limiter, login_manager, migrate
+from views.metrics import observe_ils_call
 
 HERE = Path(__file__).resolve().parent
 MIGRATIONS = HERE / "store" / "migrations"
