@@ -13,6 +13,10 @@ Then log in with a demo card (``GET /_desk`` on the fake lists them with their p
 library's side is at ``/_desk``: ``POST /_desk/checkin/<barcode>`` returns a copy (the first hold
 gets it), ``POST /_desk/arrive/<hold_id>`` brings a hold in transit to its pickup library,
 ``POST /_desk/expire-tokens`` makes Koha forget the OAuth2 tokens. State lives in memory only.
+
+``--koha-version`` picks the release it plays: 24.05 (the default), 23.11, or 22.11, which has no
+``POST /auth/password/validation``: the portal then checks passwords by HTTP Basic authentication as
+the patron (the fake has RESTBasicAuth on, as that Koha needs).
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
-from adapters.koha.fake import CLIENT_ID, CLIENT_SECRET, STAFF_PASSWORD, STAFF_USER, FakeKoha  # noqa: E402
+from adapters.koha.fake import (  # noqa: E402
+    CLIENT_ID,
+    CLIENT_SECRET,
+    STAFF_PASSWORD,
+    STAFF_USER,
+    FakeKoha,
+    parse_version,
+)
 
 log = logging.getLogger("fake_koha")
 
@@ -76,11 +87,22 @@ def _json(data: object, status: int = 200) -> Response:
                     content_type="application/json; charset=utf-8")
 
 
+def _release(text: str) -> str:
+    try:
+        version = parse_version(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Koha release such as 24.05") from None
+    if version < (22, 11):
+        raise argparse.ArgumentTypeError("the portal supports Koha 22.11 and later")
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a stand-in Koha (the demo library) on 127.0.0.1.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--koha-version", default="24.05", help="the Koha release to play (23.11 or 24.05)")
+    parser.add_argument("--koha-version", default="24.05", type=_release,
+                        help="the Koha release to play: 22.11, 23.11 or 24.05 (later ones play as 24.05)")
     parser.add_argument("--client-id", default=CLIENT_ID)
     parser.add_argument("--client-secret", default=CLIENT_SECRET)
     parser.add_argument("--staff-user", default=STAFF_USER, help="the API client's staff user (HTTP Basic)")
@@ -101,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
           f"  PORTAL_KOHA_CLIENT_ID={args.client_id} PORTAL_KOHA_CLIENT_SECRET={args.client_secret} \\\n"
           f"  PORTAL_KOHA_RENEWAL_WINDOW_DAYS=7 flask --app app run\n"
           f"Demo cards and passwords: {url}/_desk", flush=True)
+    if not fake.contract()["paths"].get("/auth/password/validation"):
+        print(f"Koha {args.koha_version} has no POST /auth/password/validation: the portal checks passwords by "
+              f"HTTP Basic authentication as the patron (RESTBasicAuth is on here).", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

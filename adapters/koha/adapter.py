@@ -2,8 +2,12 @@
 
 The API client can read and change any patron, so this adapter never takes a patron id, loan id or
 hold id from a browser on trust: the patron id is always the ``Patron.key`` it returned from
-``authenticate``, the base class checks loan and hold ids for ``renew``/``cancel_holds``, and the
-hold operations added here (suspend, resume, change pickup) check them the same way before any call.
+``authenticate``; the base class checks loan and hold ids for ``renew``, ``cancel_holds``,
+``suspend_hold`` and ``resume_hold``, and ``change_pickup_location`` (not in the base class yet)
+checks them the same way (``IlsAdapter._own_hold``) before any call.
+
+Passwords are checked by ``POST /auth/password/validation`` (Koha 23.11+), or on Koha 22.11, which
+lacks that route, by Koha's HTTP Basic authentication as the patron (``_check_password_as_patron``).
 
 Koha's OPAC applies account blocks (expired card, restriction, lost card, charges over the limit)
 itself; the staff routes this adapter uses do not, so the adapter applies them as the OPAC would.
@@ -45,6 +49,7 @@ from adapters.koha.client import (
     KohaPermissionError,
     KohaRouteMissing,
     KohaServerError,
+    quiet_httpx_logging,
 )
 from adapters.koha.config import KohaConfigError, KohaSettings
 from adapters.models import (
@@ -54,6 +59,7 @@ from adapters.models import (
     Capability,
     Hold,
     HoldRequest,
+    HoldStatus,
     Loan,
     Patron,
     PickupLocation,
@@ -97,8 +103,8 @@ class KohaAdapter(IlsAdapter):
     #: what the adapter can do on every supported Koha; CATALOG_SEARCH is added where Koha has GET /biblios
     BASE_CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({
         Capability.LOANS, Capability.RENEW, Capability.RENEW_ALL, Capability.HOLDS, Capability.PLACE_HOLD,
-        Capability.CANCEL_HOLD, Capability.FINES, Capability.CHANGE_PASSWORD, Capability.SET_PASSWORD,
-        Capability.RECORD_DETAILS, Capability.PATRON_EMAIL,
+        Capability.CANCEL_HOLD, Capability.SUSPEND_HOLD, Capability.FINES, Capability.CHANGE_PASSWORD,
+        Capability.SET_PASSWORD, Capability.RECORD_DETAILS, Capability.PATRON_EMAIL,
     })
 
     def __init__(self, settings: KohaSettings, *, transport: httpx.BaseTransport | None = None,
@@ -122,11 +128,18 @@ class KohaAdapter(IlsAdapter):
         self._features_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=settings.parallel_requests, thread_name_prefix="koha")
         self._public_password_route = settings.change_route != "staff"
+        self._validation_route_missing = False  # Koha said 404 to POST /auth/password/validation
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> KohaAdapter:
-        """From the app config. Keyword arguments (``transport``, ``today``, ...) are for tests and tools."""
-        return cls(KohaSettings.from_config(config), **kwargs)
+        """From the app config. Keyword arguments (``transport``, ``today``, ...) are for tests and tools.
+
+        Also keeps httpx's per-request INFO lines (full URLs, card numbers in them) out of the log,
+        unless the deployment configured the ``httpx`` logger itself (``client.quiet_httpx_logging``)."""
+        settings = KohaSettings.from_config(config)
+        if quiet_httpx_logging():
+            log.debug("httpx logger set to WARNING: its INFO lines carry full URLs with card numbers")
+        return cls(settings, **kwargs)
 
     # --- the adapter itself ---------------------------------------------------------------
 
@@ -193,19 +206,77 @@ class KohaAdapter(IlsAdapter):
         return mapping.patron_from_json(row, today=self.today(), fine_limit=self._fine_limit(),
                                         must_change_password=must_change_password)
 
-    def _check_password(self, userid: str, password: str) -> bool:
-        """Koha's password check; True if the password is right but expired. Raises _WrongPassword."""
+    def _check_password(self, row: Mapping[str, Any], password: str) -> bool:
+        """Koha's check of the patron's password; True if it is right but expired. Raises _WrongPassword.
+
+        Koha 23.11+: ``POST /auth/password/validation``. A Koha without that route (22.11, found from
+        the contract it serves, from KOHA_VERSION, or from a 404 of the route itself): Koha's HTTP Basic
+        authentication as the patron."""
+        userid = str(row.get("userid") or "")
+        if not userid:
+            raise _WrongPassword()
+        if self.features.password_validation and not self._validation_route_missing:
+            try:
+                return self._check_password_validation(userid, password)
+            except KohaRouteMissing:
+                log.warning("this Koha has no POST /auth/password/validation (it arrived in 23.11): checking "
+                            "passwords by HTTP Basic authentication as the patron from now on. "
+                            "Set PORTAL_KOHA_VERSION to the Koha release to skip this step.")
+                self._validation_route_missing = True
+        return self._check_password_as_patron(row, userid, password)
+
+    def _check_password_validation(self, userid: str, password: str) -> bool:
         try:
             self.client.request("POST", "/auth/password/validation", json={"userid": userid, "password": password},
                                 ok=(200, 201, 204))
-        except KohaRouteMissing as exc:
-            raise IlsUnavailable("this Koha has no POST /auth/password/validation (Koha 23.11 or later)") from exc
         except KohaApiError as exc:
             if exc.status != 400:
-                raise
+                raise  # KohaRouteMissing (a 404) included
             if "expired" in exc.error.lower():
                 return True
             raise _WrongPassword() from exc
+        return False
+
+    def _check_password_as_patron(self, row: Mapping[str, Any], userid: str, password: str) -> bool:
+        """Koha 22.11: ``GET /patrons/{patron_id}`` sent as the patron (HTTP Basic, syspref RESTBasicAuth).
+
+        Koha (``Koha::REST::V1::Auth``) authenticates before it authorizes, and answers before the
+        route's controller runs: wrong credentials get 403 "Invalid password" and an expired password
+        403 "Password has expired" (both with ``required_permissions`` null); right credentials reach
+        the permission check, which a patron fails with 403 and the route's ``required_permissions``
+        (a staff patron allowed to read patrons gets 200 and their own record). Only that second kind
+        of answer, or the 200, counts as the right password: anything else fails closed.
+
+        Koha's Basic authentication (``checkpw_internal``) neither refuses a locked account nor counts
+        failed attempts, so a locked account is refused here before its password is sent, and the
+        portal's own login limit (LOGIN_LOCKOUT) stands in for Koha's count.
+        """
+        if mapping.is_locked(row, self.settings.failed_login_attempts):
+            raise _WrongPassword()
+        if ":" in userid:  # Basic credentials are "userid:password"; Koha splits them at the first colon
+            log.warning("patron %s has a colon in their Koha username, which HTTP Basic cannot carry: "
+                        "they cannot log in to the portal on this Koha", row.get("patron_id"))
+            raise _WrongPassword()
+        patron_id = row["patron_id"]
+        try:
+            answer = self.client.request("GET", f"/patrons/{patron_id}", ok=(200,), patron_auth=(userid, password))
+        except KohaApiError as exc:
+            body = exc.body if isinstance(exc.body, dict) else {}
+            message = exc.error.lower()
+            if exc.status == 403 and body.get("required_permissions"):
+                return False  # authenticated; only not allowed to read patron records, as a patron should be
+            if exc.status == 403 and "expired" in message:
+                return True
+            if exc.status == 401 and "basic authentication disabled" in message:
+                log.error("Koha refuses HTTP Basic authentication. This Koha has no POST /auth/password/validation "
+                          "(Koha 23.11 or later), so the portal checks a patron's password by authenticating as "
+                          "the patron: enable the syspref RESTBasicAuth (see adapters/koha/README.md)")
+                raise IlsUnavailable("Koha refuses HTTP Basic authentication (syspref RESTBasicAuth)") from exc
+            if exc.status in (401, 403, 404):
+                raise _WrongPassword() from exc
+            raise
+        if not isinstance(answer.data, dict) or str(answer.data.get("patron_id")) != str(patron_id):
+            raise IlsUnavailable(f"Koha answered GET /patrons/{patron_id} with another record")
         return False
 
     def authenticate(self, card_number: str, password: str) -> Patron:
@@ -216,15 +287,11 @@ class KohaAdapter(IlsAdapter):
             raise AuthenticationFailed(WRONG_CREDENTIALS) from None
         if not password:
             raise AuthenticationFailed(WRONG_CREDENTIALS)
-        if not self.features.password_validation:
-            log.error("this Koha (%s) cannot check a patron's password over REST: "
-                      "POST /auth/password/validation arrived in Koha 23.11", self.features.source)
-            raise IlsUnavailable("Koha cannot check passwords over its REST API")
         row = self._patron_by_card(card)
         if row is None or not row.get("userid"):
             raise AuthenticationFailed(WRONG_CREDENTIALS)
         try:
-            expired = self._check_password(str(row["userid"]), password)
+            expired = self._check_password(row, password)
         except _WrongPassword:
             again = self._patron_by_card(card) or row
             if mapping.is_locked(again, self.settings.failed_login_attempts):
@@ -252,7 +319,7 @@ class KohaAdapter(IlsAdapter):
             if not userid or not current:
                 raise _WrongPassword()
             check_safe_text(current, PASSWORD_MAX, allow_delimiter=True)
-            expired = self._check_password(userid, current)
+            expired = self._check_password(row, current)
         except (_WrongPassword, InvalidInput):
             raise AuthenticationFailed("wrong password") from None
         mode = self.settings.change_route
@@ -560,13 +627,6 @@ class KohaAdapter(IlsAdapter):
                  for row, biblio in zip(rows, biblios, strict=True)]
         return sorted(holds, key=mapping.hold_sort_key)
 
-    def _own_hold(self, patron_key: str, hold_id: str) -> Hold:
-        """The patron's own hold ``hold_id``, checked before any call that acts on it."""
-        owned = {hold.hold_id: hold for hold in self.holds(patron_key)}
-        if hold_id not in owned:
-            raise Refused(Reason.NOT_FOUND)
-        return owned[hold_id]
-
     def pickup_locations(self, patron_key: str, record_id: str | None = None) -> list[PickupLocation]:
         key = str(self._patron_json(patron_key)["patron_id"])
         if record_id is None:
@@ -655,21 +715,29 @@ class KohaAdapter(IlsAdapter):
                 outcomes.append(CancelOutcome(hold.hold_id, True, hold.title))
         return outcomes
 
-    # Suspending, resuming and moving a hold: not in IlsAdapter yet (so SUSPEND_HOLD is not declared);
-    # each checks that the hold is the patron's own before anything is sent to Koha.
+    # Suspend and resume: IlsAdapter.suspend_hold/resume_hold have checked that the hold is the
+    # patron's own (``hold`` is that Hold) before these run.
 
-    def suspend_hold(self, patron_key: str, hold_id: str, until: date | None = None) -> Hold:
-        hold = self._own_hold(patron_key, hold_id)
+    def _suspend_hold(self, patron_key: str, hold: Hold, until: date | None) -> Hold:
+        """POST /holds/{id}/suspension (``end_date``: Koha's cron job resumes the hold then; none: until resumed).
+
+        Only a hold still in the queue can be suspended, as in Koha (a found hold, W/T/P, cannot:
+        ``Koha::Hold->suspend_hold``); the portal says so without asking. Suspending a suspended hold
+        again changes its end date."""
+        if hold.status not in (HoldStatus.WAITING, HoldStatus.SUSPENDED):
+            raise Refused(Reason.NOT_CANCELLABLE)  # a copy is set aside for it: the same answer as the demo's
         if until is not None and until <= self.today():
             raise InvalidInput("a suspension ends in the future")
         body = {"end_date": until.isoformat()} if until is not None else {}
         self._hold_action("POST", f"/holds/{hold.hold_id}/suspension", body, (201, 200, 204))
-        return self._own_hold(patron_key, hold_id)
+        return self._own_hold(patron_key, hold.hold_id)
 
-    def resume_hold(self, patron_key: str, hold_id: str) -> Hold:
-        hold = self._own_hold(patron_key, hold_id)
+    def _resume_hold(self, patron_key: str, hold: Hold) -> Hold:
+        """DELETE /holds/{id}/suspension. A hold that is not suspended is returned as it is, unasked."""
+        if hold.status is not HoldStatus.SUSPENDED:
+            return hold
         self._hold_action("DELETE", f"/holds/{hold.hold_id}/suspension", None, (204, 200))
-        return self._own_hold(patron_key, hold_id)
+        return self._own_hold(patron_key, hold.hold_id)
 
     def change_pickup_location(self, patron_key: str, hold_id: str, location_id: str) -> Hold:
         hold = self._own_hold(patron_key, hold_id)

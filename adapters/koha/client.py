@@ -31,10 +31,6 @@ from adapters.errors import IlsUnavailable
 from adapters.koha.config import KohaSettings
 
 log = logging.getLogger(__name__)
-# httpx logs every request at INFO with its full URL: GET /patrons?cardnumber=... would put card
-# numbers in the portal's log. Unless the deployment set the httpx logger's level itself, keep it quiet.
-if logging.getLogger("httpx").level == logging.NOTSET:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 API = "/api/v1"
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -87,6 +83,22 @@ class KohaResponse:
         return int(value) if value and value.isdigit() else None
 
 
+def quiet_httpx_logging() -> bool:
+    """Raise the ``httpx`` logger to WARNING unless the deployment configured that logger itself.
+
+    httpx logs every request at INFO with its full URL: ``GET /patrons?cardnumber=...`` would put card
+    numbers in the portal's log. Called by ``KohaAdapter.from_config`` (when the portal starts with
+    Koha), not at import: importing this module changes no logging. A level or a handler already set
+    on the ``httpx`` logger (logging config, ``dictConfig``) is the deployment's choice and is kept.
+    Returns whether the level was changed.
+    """
+    logger = logging.getLogger("httpx")
+    if logger.level != logging.NOTSET or logger.handlers:
+        return False
+    logger.setLevel(logging.WARNING)
+    return True
+
+
 # --- which routes this Koha has --------------------------------------------------------------
 
 
@@ -94,7 +106,9 @@ class KohaResponse:
 class KohaFeatures:
     """The routes that differ between the Koha releases Shiori supports (22.11 and later)."""
 
-    password_validation: bool = True  # POST /auth/password/validation: 23.11 (possibly 23.05)
+    # POST /auth/password/validation: 23.11 (possibly 23.05). Without it (22.11) a password is checked
+    # by HTTP Basic authentication as the patron (KohaAdapter._check_password_as_patron).
+    password_validation: bool = True
     patron_checkouts: bool = False  # GET /patrons/{id}/checkouts (embeds item.biblio): 24.05
     biblio_search: bool = False  # GET /biblios with a q filter
     source: str = "defaults"

@@ -8,7 +8,9 @@ values and returns a ``FakeResponse``, so it needs neither httpx nor a web frame
 It follows Koha's own behaviour on the routes the portal uses, read from Koha's controllers:
 authentication (OAuth2 client credentials, Basic, the /public namespace, permission checks with
 ``required_permissions``, unknown query parameters refused), ``checkpw`` (failed attempts counted,
-locked accounts, expired passwords), ``CanBookBeRenewed`` (too_many, restriction, overdue,
+locked accounts, expired passwords) behind ``POST /auth/password/validation`` (23.11 on; a fake of
+release 22.11 has no such route), while Basic authentication uses ``checkpw_internal`` as Koha's does
+(neither counted nor refused when locked; 403 "Invalid password" / "Password has expired"), ``CanBookBeRenewed`` (too_many, restriction, overdue,
 on_reserve, too_soon), ``CanBookBeReserved`` (alreadypossession, tooManyHoldsForThisRecord,
 tooManyReserves), list paging (20 by default, ``X-Total-Count``) and ``q`` filters (-and/-or/-like).
 Passwords are kept in plain text: it is a fake, with the demo's published passwords.
@@ -531,6 +533,8 @@ class FakeKoha:
                                        "expires_in": self.token_lifetime})
 
     def _authenticate(self, request: Request) -> dict[str, Any] | None:
+        """Koha::REST::V1::Auth: a Bearer token, or Basic credentials checked by ``_basic_auth`` (which
+        uses ``checkpw_internal``: no failed attempt is counted, a locked account is not refused)."""
         header = request.headers.get("authorization", "")
         if header.startswith("Bearer "):
             entry = self.tokens.get(header[7:].strip())
@@ -563,7 +567,8 @@ class FakeKoha:
 
     @staticmethod
     def _permitted(user: Mapping[str, Any], needed: Any) -> bool:
-        granted = user.get("permissions") or {}
+        """``haspermission``; a patron row may hold staff permissions in ``_permissions`` (not served)."""
+        granted = user.get("permissions") or user.get("_permissions") or {}
 
         def has(flag: str, sub: str) -> bool:
             have = granted.get(flag)

@@ -331,6 +331,8 @@ def hold_from_json(hold: Mapping[str, Any], *, biblio: Mapping[str, Any] | None,
         placed_on=local_date(hold.get("hold_date"), tz),
         # Koha::Hold->is_cancelable_from_opac: only holds not yet found (no copy set aside).
         cancellable=hold.get("status") is None,
+        # Koha's auto_unsuspend_holds.pl cron job resumes the hold from this day; none: until resumed.
+        suspended_until=local_date(hold.get("suspended_until"), tz) if status is HoldStatus.SUSPENDED else None,
     )
 
 

@@ -4,6 +4,9 @@ server errors (retried for GETs only), timeouts, broken bodies; and its configur
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -32,8 +35,9 @@ def test_token_is_fetched_once_and_reused(adapter, koha, login):
     adapter.loans(patron.key)
     adapter.holds(patron.key)
     assert tokens(koha) == 1
-    sent = [call.request for call in koha.router.calls if call.request.url.path != f"{API}/oauth/token"]
-    assert all(request.headers["authorization"].startswith("Bearer ") for request in sent[1:])  # [0]: GET /api/v1/
+    sent = [call.request for call in koha.router.calls
+            if call.request.url.path not in (f"{API}/oauth/token", f"{API}/")]  # GET /api/v1/ needs no credentials
+    assert sent and all(request.headers["authorization"].startswith("Bearer ") for request in sent)
 
 
 def test_an_expired_token_is_refreshed_exactly_once(adapter, koha, fake, login):
@@ -275,14 +279,6 @@ def test_koha_version_in_config_skips_discovery(make_adapter, koha):
     assert adapter.features.patron_checkouts and adapter.supports(Capability.CATALOG_SEARCH)
 
 
-def test_koha_2211_cannot_check_passwords(make_adapter, caplog):
-    adapter = make_adapter({"KOHA_VERSION": "22.11"})
-    assert not adapter.supports(Capability.CATALOG_SEARCH)
-    with caplog.at_level(logging.ERROR), pytest.raises(IlsUnavailable):
-        adapter.authenticate(*credentials("regular"))
-    assert "23.11" in caplog.text
-
-
 def test_discovery_failure_falls_back_and_is_retried_later(make_adapter, koha):
     now = [0.0]
     adapter = make_adapter(clock=lambda: now[0])
@@ -296,6 +292,41 @@ def test_discovery_failure_falls_back_and_is_retried_later(make_adapter, koha):
 
 
 # --- configuration --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def httpx_logger():
+    """The ``httpx`` logger as a deployment that has not configured it; restored afterwards."""
+    logger = logging.getLogger("httpx")
+    level, handlers = logger.level, list(logger.handlers)
+    logger.setLevel(logging.NOTSET)
+    logger.handlers.clear()
+    yield logger
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+
+
+def test_importing_the_adapter_changes_no_logging():
+    code = "import logging, adapters.koha, adapters.koha.client; print(logging.getLogger('httpx').level)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[3])
+    assert result.stdout.strip() == str(logging.NOTSET)
+
+
+def test_from_config_quiets_httpx_request_lines(httpx_logger, make_adapter):
+    make_adapter()
+    assert httpx_logger.level == logging.WARNING  # its INFO lines carry full URLs, card numbers in them
+
+
+@pytest.mark.parametrize("configured", ["level", "handler"])
+def test_a_deployments_own_httpx_logging_is_kept(httpx_logger, make_adapter, configured):
+    if configured == "level":
+        httpx_logger.setLevel(logging.INFO)
+    else:
+        httpx_logger.addHandler(logging.NullHandler())
+    make_adapter()
+    assert httpx_logger.level == (logging.INFO if configured == "level" else logging.NOTSET)
+
 
 
 def test_settings_coerce_environment_values():

@@ -1,4 +1,4 @@
-"""The Koha adapter keeps the whole adapter contract, on the routes of Koha 24.05 and of 23.11
+"""The Koha adapter keeps the whole adapter contract, on the routes of Koha 24.05, 23.11 and 22.11
 (fixtures in conftest.py; every request and answer is checked against Koha's contract)."""
 
 import pytest
@@ -16,3 +16,12 @@ class TestKoha2311Contract(AdapterContract):
     @pytest.fixture
     def koha_version(self) -> str:
         return "23.11"
+
+
+class TestKoha2211Contract(AdapterContract):
+    """Koha 22.11: no POST /auth/password/validation, so passwords are checked by HTTP Basic as the
+    patron (GET /patrons/{id}); no GET /biblios, so no catalogue search; loans as on 23.11."""
+
+    @pytest.fixture
+    def koha_version(self) -> str:
+        return "22.11"

@@ -109,6 +109,16 @@ def test_hold_statuses(hold, status, cancellable):
     assert mapped.queue_position == (None if hold["status"] else 3)
 
 
+def test_a_suspended_holds_end_date_is_the_librarys_day():
+    row = {"hold_id": 9, "biblio_id": 2, "status": None, "priority": 2, "suspended": True,
+           "suspended_until": "2024-06-01T00:00:00+09:00"}
+    assert mapping.hold_from_json(row, biblio=None, libraries={}, tz=TOKYO).suspended_until == date(2024, 6, 1)
+    until_resumed = mapping.hold_from_json({**row, "suspended_until": None}, biblio=None, libraries={}, tz=TOKYO)
+    assert until_resumed.status is HoldStatus.SUSPENDED and until_resumed.suspended_until is None
+    resumed = mapping.hold_from_json({**row, "suspended": False}, biblio=None, libraries={}, tz=TOKYO)
+    assert resumed.suspended_until is None  # a stale date on a hold in the queue is not shown
+
+
 def test_a_waiting_holds_expiration_is_its_pickup_deadline():
     row = {"hold_id": 9, "biblio_id": 2, "status": "W", "priority": 0, "pickup_library_id": "MAIN",
            "expiration_date": "2024-05-17", "waiting_date": "2024-05-10", "hold_date": "2024-05-01"}

@@ -184,3 +184,50 @@ def test_catalogue_search_and_record_page(client, login_as, holdable):
     assert title in record
     assert client.get("/records/999999").status_code == 404
     assert client.get("/records/R0001").status_code == 404
+
+
+@pytest.mark.parametrize("koha_version", ["22.11"])
+def test_koha_2211_end_to_end_with_passwords_checked_as_the_patron(auth, client, login_as, ils, fake, koha):
+    login_as("regular")
+    page = text(client.get("/loans"))
+    assert all(loan.title in page for loan in ils.loans(patron_key(fake, "regular")))
+    checks = [call.request for call in koha.router.calls
+              if call.request.url.path == f"/api/v1/patrons/{patron_key(fake, 'regular')}"]
+    assert checks and checks[0].headers["authorization"].startswith("Basic ")
+    assert not koha.requests("POST", "/api/v1/auth/password/validation")
+    auth.logout()
+    assert "正しくありません" in text(auth.login(BY_CASE["regular"].card, "nope"))
+    locked = BY_CASE["locked"]
+    assert "ロックされています" in text(auth.login(locked.card, locked.password))
+    demo = BY_CASE["first-login"]
+    assert auth.login(demo.card, demo.password).location == "/password/initial"
+    response = auth.post_form("/password/initial", "/password/initial",
+                              {"current": demo.password, "new": "Sakura2025x", "confirm": "Sakura2025x"})
+    assert response.status_code == 302 and response.location == "/"
+    auth.logout()
+    assert auth.login(demo.card, "Sakura2025x").location == "/"
+
+
+def test_pause_and_resume_a_reservation_on_koha(auth, client, login_as, ils, fake, koha):
+    login_as("regular")
+    key = patron_key(fake, "regular")
+    waiting = next(hold for hold in ils.holds(key) if hold.status.value == "waiting")
+    assert auth.post_form("/holds", "/holds/suspend", {"suspend": waiting.hold_id}).location == "/holds"
+    page = text(client.get("/holds"))
+    assert "予約を一時停止しました" in page and 'name="resume"' in page
+    assert fake.holds[int(waiting.hold_id)]["suspended"] is True
+    auth.post_form("/holds", "/holds/resume", {"resume": waiting.hold_id})
+    assert fake.holds[int(waiting.hold_id)]["suspended"] is False
+    assert [method for method, path in koha.requests() if path.endswith("/suspension")] == ["POST", "DELETE"]
+
+
+def test_another_patrons_reservation_cannot_be_paused_on_koha(auth, client, login_as, fake, koha):
+    victim = [hold_id for hold_id, hold in fake.holds.items()
+              if hold["patron_id"] == int(patron_key(fake, "hold-ready"))]
+    login_as("regular")
+    koha.reset_calls()
+    for hold_id in victim:
+        auth.post_form("/holds", "/holds/suspend", {"suspend": str(hold_id)})
+    assert not any(path.endswith("/suspension") for _, path in koha.requests())
+    assert not any(fake.holds[hold_id]["suspended"] for hold_id in victim)
+    assert "見つかりませんでした" in text(client.get("/holds"))

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.errors import AuthenticationFailed
 from adapters.koha import KohaAdapter
 from adapters.koha.fake import FakeKoha, holdable_record
 from adapters.models import HoldRequest, HoldStatus, RenewalStatus
@@ -46,11 +47,11 @@ class CheckedTransport(httpx.BaseTransport):
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[str, FakeKoha]]:
+def served(request) -> Iterator[tuple[str, FakeKoha]]:
     from werkzeug.serving import make_server
 
     tool = load_tool()
-    fake = FakeKoha()
+    fake = FakeKoha(version=getattr(request, "param", "24.05"))
     server = make_server("127.0.0.1", 0, tool.make_app(fake), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -83,6 +84,24 @@ def test_the_portal_adapter_works_against_the_tool_over_http(served):
     assert checker.violations == [] and len(checker.checked) > 10
 
 
+@pytest.mark.parametrize("served", ["22.11"], indirect=True)
+def test_the_portal_logs_in_to_a_2211_tool_by_basic_auth_as_the_patron(served):
+    url, _ = served
+    checker = ContractChecker()
+    adapter = KohaAdapter.from_config({**KOHA_CONFIG, "KOHA_URL": url}, transport=CheckedTransport(checker))
+    try:
+        card, password = credentials("regular")
+        patron = adapter.authenticate(card, password)
+        assert not adapter.features.password_validation and adapter.loans(patron.key)
+        with pytest.raises(AuthenticationFailed):
+            adapter.authenticate(card, password + "x")
+    finally:
+        adapter.close()
+    assert (("GET", f"/api/v1/patrons/{patron.key}", 403) in checker.checked
+            and not any(path.endswith("/auth/password/validation") for _, path, _ in checker.checked))
+    assert checker.violations == []
+
+
 def test_the_desk_lists_the_demo_cards(served):
     url, _ = served
     desk = httpx.get(f"{url}/_desk").json()
@@ -108,3 +127,9 @@ def test_the_tool_parses_its_arguments(monkeypatch):
     monkeypatch.setattr(tool, "make_server", lambda host, port, app, threaded: Server())
     tool.main(["--port", "18081", "--koha-version", "23.11", "--quiet"])
     assert started == {"served": True, "closed": True}
+    started.clear()
+    tool.main(["--port", "18081", "--koha-version", "22.11", "--quiet"])
+    assert started == {"served": True, "closed": True}
+    for unsupported in ("21.05", "latest"):
+        with pytest.raises(SystemExit):
+            tool.main(["--koha-version", unsupported])
