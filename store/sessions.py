@@ -1,7 +1,7 @@
 """Login sessions kept on the server, so that logging out ends a session for good.
 
 The session cookie is signed but would stay valid if copied; so every login gets a random session
-id registered here, each request checks it is still registered (and touches it), and logout or
+id registered here, each request checks it is still registered to the same patron (and touches it), and logout or
 the idle timeout removes it. With several instances, all use the same registry: Redis when
 SESSION_REDIS_URL is set (entries expire by themselves), else the shared SQL store.
 """
@@ -41,11 +41,11 @@ class SqlSessionRegistry:
         db.session.execute(delete(LoginSession).where(LoginSession.last_seen_at < _now() - self.idle))
         db.session.commit()
 
-    def touch(self, session_id: str) -> bool:
-        """True if the session is still registered and not idle too long; extends it."""
+    def touch(self, session_id: str, patron_key: str) -> bool:
+        """True if the session is still registered, for this patron, and not idle too long; extends it."""
         entry = db.session.get(LoginSession, session_id)
         now = _now()
-        if entry is None or _aware(entry.last_seen_at) < now - self.idle:
+        if entry is None or entry.patron_key != patron_key or _aware(entry.last_seen_at) < now - self.idle:
             return False
         if now - _aware(entry.last_seen_at) > TOUCH_EVERY:
             db.session.execute(
@@ -82,8 +82,14 @@ class RedisSessionRegistry:
             pipe.expire(self.PATRON_PREFIX + patron_key, timedelta(days=1))
             pipe.execute()
 
-    def touch(self, session_id: str) -> bool:
-        return bool(self.redis.expire(self.PREFIX + session_id, self.idle))
+    def touch(self, session_id: str, patron_key: str) -> bool:
+        """True if the session is still registered for this patron; extends it."""
+        key = self.PREFIX + session_id
+        with self.redis.pipeline() as pipe:
+            pipe.get(key)
+            pipe.expire(key, self.idle)
+            owner, _extended = pipe.execute()
+        return owner is not None and owner.decode() == patron_key
 
     def remove(self, session_id: str) -> None:
         self.redis.delete(self.PREFIX + session_id)

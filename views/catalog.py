@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from adapters.errors import RecordNotFound, Refused
+from adapters.errors import InvalidInput, RecordNotFound, Refused
 from adapters.models import Capability, HoldRequest
 from extensions import ils
 from views.forms import PlaceHoldForm, SearchForm
@@ -47,10 +47,12 @@ def place_hold():
     form.record.data = record.record_id
     locations = adapter.pickup_locations(current_user.patron_key, record.record_id)
     form.pickup_location.choices = [(location.location_id, location.name) for location in locations]
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _not_needed_after_is_ahead(form, adapter.today()):
         request_ = HoldRequest(record.record_id, form.pickup_location.data, form.not_needed_after.data)
         try:
             adapter.place_hold(current_user.patron_key, request_)
+        except InvalidInput:
+            form.pickup_location.errors.append(_("Check the pickup location and the date."))
         except Refused as refusal:
             flash(refusal.message or str(REASONS.get(refusal.reason, REASONS[refusal.reason.OTHER])), "error")
         else:
@@ -59,11 +61,19 @@ def place_hold():
     return render_template("catalog/place_hold.html", form=form, record=record)
 
 
+def _not_needed_after_is_ahead(form: PlaceHoldForm, today) -> bool:
+    """A "not needed after" date must not have passed already (by the library's calendar)."""
+    if form.not_needed_after.data and form.not_needed_after.data < today:
+        form.not_needed_after.errors.append(_("Choose today or a later date."))
+        return False
+    return True
+
+
 def _find_record(record_id: str):
-    """The record, or a 404 page for an id that is malformed or unknown."""
+    """The record, or a 404 page for an id that is malformed, unknown, or cannot even be sent to the ILS."""
     if not record_id or len(record_id) > 64 or not record_id.isprintable() or "|" in record_id:
         abort(404)
     try:
         return ils().record(record_id)
-    except RecordNotFound:
+    except (RecordNotFound, InvalidInput):
         abort(404)

@@ -104,7 +104,8 @@ def enforce_session_limits():
     now = int(time.time())
     idle = now - session.get(SESSION_LAST_SEEN, 0) > config["IDLE_TIMEOUT_MINUTES"] * 60
     too_old = now - session.get(SESSION_STARTED, 0) > config["SESSION_ABSOLUTE_HOURS"] * 3600
-    if idle or too_old or not registry().touch(session.get(SESSION_ID, "")):
+    # The patron is checked too: with a leaked SECRET_KEY, a live session id must not carry another identity.
+    if idle or too_old or not registry().touch(session.get(SESSION_ID, ""), session[SESSION_PATRON][0]):
         end_session()
         flash(_l("You were logged out because the page was left unused. Please log in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))

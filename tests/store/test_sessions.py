@@ -21,11 +21,12 @@ def registry(request, app):
 
 def test_a_session_lives_until_removed(registry):
     session_id = new_session_id()
-    assert registry.touch(session_id) is False
+    assert registry.touch(session_id, "P001") is False
     registry.add(session_id, "P001")
-    assert registry.touch(session_id) is True
+    assert registry.touch(session_id, "P001") is True
+    assert registry.touch(session_id, "P002") is False  # the id is bound to its patron
     registry.remove(session_id)
-    assert registry.touch(session_id) is False
+    assert registry.touch(session_id, "P001") is False
 
 
 def test_removing_a_patron_ends_all_their_sessions_and_no_one_elses(registry):
@@ -35,8 +36,8 @@ def test_removing_a_patron_ends_all_their_sessions_and_no_one_elses(registry):
         registry.add(session_id, "P-mine")
     registry.add(theirs, "P-theirs")
     registry.remove_patron("P-mine")
-    assert [registry.touch(session_id) for session_id in mine] == [False, False, False]
-    assert registry.touch(theirs) is True
+    assert [registry.touch(session_id, "P-mine") for session_id in mine] == [False, False, False]
+    assert registry.touch(theirs, "P-theirs") is True
     registry.remove(theirs)
 
 
@@ -45,4 +46,4 @@ def test_an_idle_session_is_gone(app):
         registry = SqlSessionRegistry(timedelta(seconds=-1))  # everything is already idle too long
         session_id = new_session_id()
         registry.add(session_id, "P001")
-        assert registry.touch(session_id) is False
+        assert registry.touch(session_id, "P001") is False
