@@ -84,6 +84,10 @@ def register_store(app: Flask) -> None:
 
         with app.app_context():
             upgrade(directory=str(MIGRATIONS))
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        with app.app_context(), db.engine.connect() as connection:
+            # Readers never wait for a writer (it stays set in the file for every later connection).
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -34,6 +34,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'shiori.sqlite3'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        # Several gunicorn workers write (logins, settings): wait for a lock rather than fail at once.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
 
 
 def write_instance_file(instance_path: str) -> Path | None:
