@@ -18,7 +18,7 @@ from adapters.resilience import CircuitBreaker, GuardedAdapter
 from config.loader import load_config
 from config.maintenance import MaintenanceSchedule
 from extensions import ADAPTER_EXTENSION_KEY, babel, csrf, db, limiter, login_manager, migrate
-from views.metrics import observe_ils_call
+from views.metrics import count_cache_lookup, observe_ils_call
 
 HERE = Path(__file__).resolve().parent
 MIGRATIONS = HERE / "store" / "migrations"
@@ -69,9 +69,9 @@ def register_adapter(app: Flask) -> None:
     schedule = MaintenanceSchedule.from_config(app.config)
     breaker = CircuitBreaker(app.config["ILS_CIRCUIT_THRESHOLD"], app.config["ILS_CIRCUIT_RESET_SECONDS"])
     app.extensions["shiori.maintenance"] = schedule
-    app.extensions[ADAPTER_EXTENSION_KEY] = GuardedAdapter(
-        create_adapter(app.config), breaker, schedule.disabled_now, observer=observe_ils_call
-    )
+    adapter = create_adapter(app.config)
+    adapter.observe_cache(count_cache_lookup)
+    app.extensions[ADAPTER_EXTENSION_KEY] = GuardedAdapter(adapter, breaker, schedule.disabled_now, observer=observe_ils_call)
 
 
 def register_store(app: Flask) -> None:

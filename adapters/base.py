@@ -66,6 +66,9 @@ class IlsAdapter(abc.ABC):
     def close(self) -> None:
         """Release sockets and pools at shutdown."""
 
+    def observe_cache(self, callback) -> None:
+        """Have ``callback(name, hit)`` told of every lookup in the adapter's caches (for metrics)."""
+
     def check_ready(self) -> None:
         """Raise ``IlsUnavailable`` if the ILS cannot be reached right now."""
 

@@ -35,6 +35,7 @@ from notifications.ledger import DUE_SOON, HOLD_READY, DeliveryFailed, Ledger, L
 from notifications.mail import SmtpMailer, mail_enabled, sender_domain
 from notifications.render import external_url, render_mail
 from store.models import Preference
+from views.metrics import NOTICES_SENT
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ class NoticeRun:
         if sent:
             kind = sent[0].kind
             self.summary.add(sent=1, **{kind: 1})
+            NOTICES_SENT.labels(kind).inc()
             log.info("notices: %s notice sent to patron %s (%s)", kind, who(person.patron_key),
                      ", ".join(row.subject for row in sent))
 

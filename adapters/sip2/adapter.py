@@ -114,6 +114,9 @@ class Sip2Adapter(IlsAdapter):
     def from_config(cls, config: Mapping[str, Any]) -> Sip2Adapter:
         return cls(*read_config(config))
 
+    def observe_cache(self, callback) -> None:
+        self.items.on_lookup = lambda hit: callback("sip2_items", hit)
+
     # --- plumbing -------------------------------------------------------------------------
 
     def _request(self, build: Callable[[str], Message]) -> Message:

@@ -60,6 +60,7 @@ class ItemLookup:
     """``lookup(ids)`` -> ``{id: ItemInformation}``, from the cache where fresh enough."""
 
     def __init__(self, fetch: Callable[[str], ItemInformation], runner: ParallelRunner, *, ttl: float) -> None:
+        self.on_lookup: Callable[[bool], None] | None = None  # told hit (True) or miss of every lookup
         self._fetch = fetch
         self._runner = runner
         self._lock = threading.Lock()
@@ -83,6 +84,11 @@ class ItemLookup:
                 else:
                     missing.append(item_id)
             marks = {item_id: self._invalidated.get(item_id, 0) for item_id in missing}
+        if self.on_lookup is not None:
+            for _ in found:
+                self.on_lookup(True)
+            for _ in missing:
+                self.on_lookup(False)
         fetched = self._runner.run([lambda item_id=item_id: self._fetch(item_id) for item_id in missing])
         with self._lock:
             for item_id, info in zip(missing, fetched, strict=True):

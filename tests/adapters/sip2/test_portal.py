@@ -117,3 +117,19 @@ def test_the_portal_starts_while_the_ils_is_down(app_config, demo_db):
         assert "The library system is unavailable" in page(response)
     finally:
         close(app)
+
+
+def test_item_cache_hits_and_misses_reach_the_metrics(demo_sip2):
+    """The SIP2 item cache reports every lookup: the second loans page is served from the cache."""
+    adapter = Sip2Adapter.from_config({**sip2_config(demo_sip2.port), "DUE_SOON_DAYS": 3})
+    seen = []
+    adapter.observe_cache(lambda cache, hit: seen.append((cache, hit)))
+    try:
+        patron = adapter.authenticate(BY_CASE["regular"].card, BY_CASE["regular"].password)
+        adapter.loans(patron.key)
+        first = list(seen)
+        adapter.loans(patron.key)
+    finally:
+        adapter.close()
+    assert first and all(entry == ("sip2_items", False) for entry in first)
+    assert seen[len(first):] == [("sip2_items", True)] * len(first)
