@@ -113,7 +113,6 @@ def serve_sip2(database: str, latency_ms: float, counts, port, ready, stop) -> N
 
     server = DemoSip2Server(DemoAdapter(database), port=0, latency_ms=latency_ms)
     server._server.RequestHandlerClass = CountingHandler  # the bench's instrument; the server is unchanged
-    server._server.request_queue_size = 256
     server.start()
     port.value = server.port
     ready.set()
@@ -308,10 +307,24 @@ class Portal:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
-        for pid in self.worker_pids:  # a worker the master could not reap
-            if pid_alive(pid):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(pid_alive(pid) for pid in self.worker_pids):
+            time.sleep(0.1)  # workers finishing their own shutdown
+        for pid in self.worker_pids:  # a worker the master left behind: still ours, not a reused pid
+            if pid_alive(pid) and self._own_worker(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+    def _own_worker(self, pid: int) -> bool:
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except (OSError, ValueError):
+            return False
+        bind = f"SHIORI_BIND={self.env['SHIORI_BIND']}".encode()
+        return (parent in (self.process.pid, 1) and b"gunicorn" in command
+                and bind in environ.split(b"\0"))
 
     def failures(self) -> list[str]:
         """Every exception in gunicorn's log, with the project's innermost frame, most frequent first."""
@@ -621,10 +634,10 @@ def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[
     database = copy_database(template, work / "demo-ils.sqlite3")
     pickups = ",".join(f"{branch}:{name}" for branch, name in DemoAdapter(database).branch_names().items())
     sip2 = Sip2ServerProcess(database, args.latency_ms)
-    portal = Portal(work, shape, 0, database, pickups)
+    portal: Portal | None = None
     try:
         sip2.start()
-        portal.env["PORTAL_SIP2_PORT"] = str(sip2.port)
+        portal = Portal(work, shape, sip2.port, database, pickups)
         portal.prepare()
         portal.start()
         print(f"  [{shape}] gunicorn pid {portal.process.pid} on 127.0.0.1:{portal.port} "
@@ -657,7 +670,8 @@ def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[
         return Result(shape, stats, seconds, {k: m1[k] - m0[k] for k in m1 if m1[k] - m0[k]}, cpu, server_side,
                       portal.recycled_workers(), args.patrons, args.latency_ms, per_worker, portal.failures())
     finally:
-        portal.stop()
+        if portal is not None:
+            portal.stop()
         sip2.stop()
 
 
