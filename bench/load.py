@@ -190,6 +190,16 @@ def copy_database(source: Path, target: Path) -> Path:
     return target
 
 
+def cpu_reference() -> float:
+    """Milliseconds of CPU for a fixed pure-Python loop: how fast this machine is right now (a shared VM's
+    speed can drift by half during a session; compare figures from runs with similar references)."""
+    started = time.process_time()
+    total = 0
+    for number in range(2_000_000):
+        total += number
+    return (time.process_time() - started) * 1000
+
+
 def hash_cost(scrypt: bool) -> float:
     """CPU seconds of one password check as the bench's ILS copy does it."""
     from werkzeug.security import check_password_hash, generate_password_hash
@@ -792,7 +802,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"Load benchmark: {args.patrons} patrons at once, {args.warmup:g} s warm-up + {args.duration:g} s measured,"
           f" demo SIP2 server at {args.latency_ms:g} ms per reply; {os.cpu_count()} CPUs,"
-          f" load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before the run")
+          f" load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before the run;"
+          f" CPU reference {cpu_reference():.0f} ms (a fixed Python loop; lower is faster)")
     try:
         template, accounts = seed_demo(folder, args.scrypt)
         cost = hash_cost(args.scrypt) * 1000
@@ -816,7 +827,8 @@ def main() -> None:
             print(f"  kept {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
-    print("\nGoal (issue 7): no errors, p99 under 1 s, throughput >= 80% of the ILS's ceiling.")
+    print(f"\nCPU reference after the run: {cpu_reference():.0f} ms")
+    print("Goal (issue 7): no errors, p99 under 1 s, throughput >= 80% of the ILS's ceiling.")
     print(f"  {'config':<9}{'views/s':>8}{'p50 ms':>7}{'p95 ms':>7}{'p99 ms':>7}{'errors':>7}{'ceiling':>8}{'ratio':>6}"
           f"  CPU: {'portal':>6}{'ILS':>5}{'client':>7}{'machine':>8}   goal")
     for result in results:
