@@ -16,7 +16,6 @@ itself; the staff routes this adapter uses do not, so the adapter applies them a
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,6 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from cachetools import TTLCache
 
 from adapters.base import IlsAdapter
 from adapters.errors import (
@@ -42,16 +40,16 @@ from adapters.errors import (
 )
 from adapters.koha import mapping
 from adapters.koha.client import (
-    RETRY_STATUSES,
     KohaApiError,
     KohaClient,
     KohaFeatures,
     KohaPermissionError,
     KohaRouteMissing,
-    KohaServerError,
     quiet_httpx_logging,
 )
+from adapters.koha.common import koha_is_down, log, numeric_id
 from adapters.koha.config import KohaConfigError, KohaSettings
+from adapters.koha.titles import TitleCache
 from adapters.models import (
     AccountSummary,
     BlockCode,
@@ -73,8 +71,6 @@ from adapters.models import (
 )
 from adapters.validation import PASSWORD_MAX, check_safe_text, mask_card_number, normalize_card_number
 
-log = logging.getLogger(__name__)
-
 WRONG_CREDENTIALS = "wrong card number or password"
 PATRON_EMBED = {"x-koha-embed": "overdues+count,account_balance"}
 MAX_PER_PAGE = 100
@@ -86,11 +82,6 @@ RENEWAL_BLOCKS = mapping.RESTRICTING_BLOCKS | {BlockCode.OVERDUE_LOANS}
 
 class _WrongPassword(Exception):
     """Koha said "Validation failed" (or the patron cannot log in at all)."""
-
-
-def _digits(value: str | int | None) -> str | None:
-    text = str(value if value is not None else "").strip()
-    return text if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _like(term: str) -> str:
@@ -118,11 +109,7 @@ class KohaAdapter(IlsAdapter):
             raise KohaConfigError(f"unknown time zone {settings.timezone!r} (PORTAL_KOHA_TIMEZONE)") from exc
         self._today = today
         self._clock = clock
-        ttl = max(settings.biblio_cache_seconds, 0.001)
-        self._biblios: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=4096, ttl=ttl)
-        self._item_biblio: TTLCache[str, str] = TTLCache(maxsize=8192, ttl=ttl)
-        self._libraries: TTLCache[str, dict[str, str]] = TTLCache(maxsize=1, ttl=ttl)
-        self._cache_lock = threading.Lock()
+        self.titles = TitleCache(self.client, ttl=settings.biblio_cache_seconds)
         self._features = KohaFeatures.from_version(settings.version) if settings.version else None
         self._discovery_failed_at: float | None = None
         self._features_lock = threading.Lock()
@@ -191,7 +178,7 @@ class KohaAdapter(IlsAdapter):
         return answer.data
 
     def _patron_json(self, patron_key: str) -> dict[str, Any]:
-        key = _digits(patron_key)
+        key = numeric_id(patron_key)
         rows = self._patrons({"patron_id": key}) if key else []
         match = next((row for row in rows if str(row.get("patron_id")) == key), None)
         if match is None:
@@ -363,7 +350,7 @@ class KohaAdapter(IlsAdapter):
 
     def set_password(self, patron_key: str, new: str) -> None:
         self._check_new_password(new)
-        key = _digits(patron_key)
+        key = numeric_id(patron_key)
         if key is None:
             raise AuthenticationFailed("unknown patron")
         self._set_password_staff(key, new)
@@ -432,75 +419,6 @@ class KohaAdapter(IlsAdapter):
         charges = [mapping.charge_from_line(line, self.tz) for line in lines]
         return sorted(charges, key=lambda charge: charge.date or date.min, reverse=True)
 
-    # --- titles -------------------------------------------------------------------------------
-
-    def _remember_biblio(self, biblio: Mapping[str, Any]) -> None:
-        if biblio.get("biblio_id") is not None:
-            with self._cache_lock:
-                self._biblios[str(biblio["biblio_id"])] = dict(biblio)
-
-    def _biblio(self, biblio_id: Any) -> dict[str, Any] | None:
-        """The title record as JSON, cached; None if Koha no longer has it."""
-        key = _digits(biblio_id)
-        if key is None:
-            return None
-        with self._cache_lock:
-            cached = self._biblios.get(key)
-        if cached is not None:
-            return cached
-        try:
-            answer = self.client.get(f"/biblios/{key}", headers={"Accept": "application/json"})
-        except KohaApiError as exc:
-            if exc.status == 404 and not isinstance(exc, KohaRouteMissing):
-                return None
-            raise
-        if isinstance(answer.data, dict):
-            self._remember_biblio(answer.data)
-            return answer.data
-        return None
-
-    def _title_or_none(self, biblio_id: Any) -> dict[str, Any] | None:
-        """``_biblio`` for a list page: a failed title lookup shows the entry without its title."""
-        try:
-            return self._biblio(biblio_id)
-        except (KohaPermissionError, KohaRouteMissing):
-            raise
-        except IlsUnavailable as exc:
-            log.warning("no title for biblio %s: %s", biblio_id, exc)
-            return None
-
-    def _biblio_of_item(self, item_id: Any) -> dict[str, Any] | None:
-        """Koha before 24.05 cannot embed the title in a checkout: item -> biblio, both cached."""
-        key = _digits(item_id)
-        if key is None:
-            return None
-        with self._cache_lock:
-            biblio_id = self._item_biblio.get(key)
-        if biblio_id is None:
-            try:
-                answer = self.client.get(f"/items/{key}")
-            except KohaApiError as exc:
-                if exc.status == 404 and not isinstance(exc, KohaRouteMissing):
-                    return None
-                raise
-            biblio_id = str((answer.data or {}).get("biblio_id") or "")
-            if not biblio_id:
-                return None
-            with self._cache_lock:
-                self._item_biblio[key] = biblio_id
-        return self._biblio(biblio_id)
-
-    def _library_names(self) -> dict[str, str]:
-        with self._cache_lock:
-            cached = self._libraries.get("all")
-        if cached is not None:
-            return cached
-        names = {str(row["library_id"]): str(row.get("name") or row["library_id"])
-                 for row in self.client.get_all("/libraries")}
-        with self._cache_lock:
-            self._libraries["all"] = names
-        return names
-
     # --- loans --------------------------------------------------------------------------------
 
     def _checkouts(self, patron_id: Any, *, embed: bool) -> list[dict[str, Any]]:
@@ -525,11 +443,11 @@ class KohaAdapter(IlsAdapter):
         item = checkout.get("item")
         biblio = item.get("biblio") if isinstance(item, Mapping) else None
         if isinstance(biblio, Mapping) and biblio.get("biblio_id") is not None:
-            self._remember_biblio(biblio)
+            self.titles.remember(biblio)
             return dict(biblio)
         if isinstance(item, Mapping) and item.get("biblio_id") is not None:
-            return self._biblio(item["biblio_id"])
-        return self._biblio_of_item(checkout.get("item_id"))
+            return self.titles.biblio(item["biblio_id"])
+        return self.titles.biblio_of_item(checkout.get("item_id"))
 
     def _forecast(self, checkout: Mapping[str, Any], today: date) -> tuple[RenewalForecast, int | None]:
         try:
@@ -607,7 +525,7 @@ class KohaAdapter(IlsAdapter):
             return RenewalOutcome(loan.loan_id, False, loan.title, reason=reason), False
         except IlsUnavailable as exc:
             log.warning("renewing checkout %s failed: %s", loan.loan_id, exc)
-            return RenewalOutcome(loan.loan_id, False, loan.title, reason=Reason.UNAVAILABLE), _down(exc)
+            return RenewalOutcome(loan.loan_id, False, loan.title, reason=Reason.UNAVAILABLE), koha_is_down(exc)
         data = answer.data if isinstance(answer.data, dict) else {}
         return RenewalOutcome(loan.loan_id, True, loan.title,
                               new_due_date=mapping.local_date(data.get("due_date"), self.tz)), False
@@ -621,8 +539,8 @@ class KohaAdapter(IlsAdapter):
     def holds(self, patron_key: str) -> list[Hold]:
         key = str(self._patron_json(patron_key)["patron_id"])
         rows = self._hold_rows(key)
-        libraries = self._library_names() if rows else {}
-        biblios = self._map(lambda row: self._title_or_none(row.get("biblio_id")), rows)
+        libraries = self.titles.library_names() if rows else {}
+        biblios = self._map(lambda row: self.titles.biblio_or_none(row.get("biblio_id")), rows)
         holds = [mapping.hold_from_json(row, biblio=biblio, libraries=libraries, tz=self.tz)
                  for row, biblio in zip(rows, biblios, strict=True)]
         return sorted(holds, key=mapping.hold_sort_key)
@@ -636,7 +554,7 @@ class KohaAdapter(IlsAdapter):
         return [mapping.pickup_location(row) for row in rows]
 
     def _record_pickup_rows(self, key: str, record_id: str) -> list[dict[str, Any]]:
-        biblio_id = _digits(record_id)
+        biblio_id = numeric_id(record_id)
         if biblio_id is None:
             raise RecordNotFound(record_id)
         try:
@@ -651,7 +569,7 @@ class KohaAdapter(IlsAdapter):
     def place_hold(self, patron_key: str, request: HoldRequest) -> Hold:
         row = self._patron_json(patron_key)
         key = str(row["patron_id"])
-        biblio_id = _digits(request.record_id)
+        biblio_id = numeric_id(request.record_id)
         if biblio_id is None:
             raise RecordNotFound(request.record_id)
         today = self.today()
@@ -674,8 +592,8 @@ class KohaAdapter(IlsAdapter):
             raise self._hold_refusal(exc, request.record_id) from exc
         if not isinstance(answer.data, dict) or answer.data.get("hold_id") is None:
             raise IlsUnavailable("Koha placed a hold but did not return it")
-        return mapping.hold_from_json(answer.data, biblio=self._biblio(biblio_id),
-                                      libraries=self._library_names(), tz=self.tz)
+        return mapping.hold_from_json(answer.data, biblio=self.titles.biblio(biblio_id),
+                                      libraries=self.titles.library_names(), tz=self.tz)
 
     @staticmethod
     def _hold_refusal(exc: KohaApiError, record_id: str) -> Exception:
@@ -709,7 +627,7 @@ class KohaAdapter(IlsAdapter):
                 outcomes.append(CancelOutcome(hold.hold_id, False, hold.title, reason))
             except IlsUnavailable as exc:
                 log.warning("cancelling hold %s failed: %s", hold.hold_id, exc)
-                unreachable = _down(exc)
+                unreachable = koha_is_down(exc)
                 outcomes.append(CancelOutcome(hold.hold_id, False, hold.title, Reason.UNAVAILABLE))
             else:
                 outcomes.append(CancelOutcome(hold.hold_id, True, hold.title))
@@ -777,16 +695,16 @@ class KohaAdapter(IlsAdapter):
                                  headers={"Accept": "application/json"})
         rows = answer.data if isinstance(answer.data, list) else []
         for row in rows:
-            self._remember_biblio(row)
+            self.titles.remember(row)
         total = answer.total if answer.total is not None else (page - 1) * per_page + len(rows)
         return SearchResult(query=query, records=tuple(mapping.record_from_biblio(row) for row in rows),
                             total=total, page=page, per_page=per_page)
 
     def record(self, record_id: str) -> Record:
-        biblio_id = _digits(record_id)
+        biblio_id = numeric_id(record_id)
         if biblio_id is None:
             raise RecordNotFound(record_id)
-        biblio = self._biblio(biblio_id)
+        biblio = self.titles.biblio(biblio_id)
         if biblio is None:
             raise RecordNotFound(record_id)
         try:
@@ -808,11 +726,6 @@ class KohaAdapter(IlsAdapter):
         if answer.total is not None:
             return answer.total
         return len(answer.data) if isinstance(answer.data, list) else None
-
-
-def _down(error: IlsUnavailable) -> bool:
-    """Whether Koha itself is down (no answer, 502/503/504), not just failing on one request (500)."""
-    return not isinstance(error, KohaServerError) or error.status in RETRY_STATUSES
 
 
 def _password_message(error: str) -> str | None:

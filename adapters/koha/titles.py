@@ -1,0 +1,104 @@
+"""``TitleCache``: Koha's title records (biblios), which title each item is a copy of, and the
+libraries' names, fetched when first needed and kept for ``KOHA_BIBLIO_CACHE_SECONDS``.
+
+Loan and hold lists name every entry by its title, and Koha's hold and (before 24.05) checkout
+routes cannot embed it, so without this cache a list page would cost one request per entry.
+Lookups run in parallel on the adapter's thread pool: the caches are read and written under one
+lock, and Koha is asked outside it (two threads missing the same title may both fetch it, which is
+harmless).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from cachetools import TTLCache
+
+from adapters.errors import IlsUnavailable
+from adapters.koha.client import KohaApiError, KohaClient, KohaPermissionError, KohaRouteMissing
+from adapters.koha.common import log, numeric_id
+
+
+class TitleCache:
+    """Title records as Koha's JSON, by biblio id; item id -> biblio id; library id -> name."""
+
+    def __init__(self, client: KohaClient, *, ttl: float) -> None:
+        self.client = client
+        ttl = max(ttl, 0.001)
+        self._biblios: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=4096, ttl=ttl)
+        self._item_biblio: TTLCache[str, str] = TTLCache(maxsize=8192, ttl=ttl)
+        self._libraries: TTLCache[str, dict[str, str]] = TTLCache(maxsize=1, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def remember(self, biblio: Mapping[str, Any]) -> None:
+        """Keep a title record Koha sent anyway (a search result, a checkout's embedded title)."""
+        if biblio.get("biblio_id") is not None:
+            with self._lock:
+                self._biblios[str(biblio["biblio_id"])] = dict(biblio)
+
+    def biblio(self, biblio_id: Any) -> dict[str, Any] | None:
+        """The title record as JSON, cached; None if Koha no longer has it. Errors propagate."""
+        key = numeric_id(biblio_id)
+        if key is None:
+            return None
+        with self._lock:
+            cached = self._biblios.get(key)
+        if cached is not None:
+            return cached
+        try:
+            answer = self.client.get(f"/biblios/{key}", headers={"Accept": "application/json"})
+        except KohaApiError as exc:
+            if exc.status == 404 and not isinstance(exc, KohaRouteMissing):
+                return None
+            raise
+        if isinstance(answer.data, dict):
+            self.remember(answer.data)
+            return answer.data
+        return None
+
+    def biblio_or_none(self, biblio_id: Any) -> dict[str, Any] | None:
+        """``biblio`` for a list page: a failed title lookup shows the entry without its title.
+
+        A missing permission or route still raises: that is the library's configuration to fix."""
+        try:
+            return self.biblio(biblio_id)
+        except (KohaPermissionError, KohaRouteMissing):
+            raise
+        except IlsUnavailable as exc:
+            log.warning("no title for biblio %s: %s", biblio_id, exc)
+            return None
+
+    def biblio_of_item(self, item_id: Any) -> dict[str, Any] | None:
+        """Koha before 24.05 cannot embed the title in a checkout: item -> biblio, both cached."""
+        key = numeric_id(item_id)
+        if key is None:
+            return None
+        with self._lock:
+            biblio_id = self._item_biblio.get(key)
+        if biblio_id is None:
+            try:
+                answer = self.client.get(f"/items/{key}")
+            except KohaApiError as exc:
+                if exc.status == 404 and not isinstance(exc, KohaRouteMissing):
+                    return None
+                raise
+            biblio_id = str((answer.data or {}).get("biblio_id") or "")
+            if not biblio_id:
+                return None
+            with self._lock:
+                self._item_biblio[key] = biblio_id
+        return self.biblio(biblio_id)
+
+    def library_names(self) -> dict[str, str]:
+        """Every library's name by its id (``GET /libraries``), for pickup locations."""
+        with self._lock:
+            cached = self._libraries.get("all")
+        if cached is not None:
+            return cached
+        names = {str(row["library_id"]): str(row.get("name") or row["library_id"])
+                 for row in self.client.get_all("/libraries")}
+        with self._lock:
+            self._libraries["all"] = names
+        return names
