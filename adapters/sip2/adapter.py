@@ -6,7 +6,10 @@ What SIP2 gives and how it is used (protocol facts: shared/sip2/README.md):
   ``Patron.key`` is the card number (AA), the only patron id SIP2 has.
 * Loans are the 64's charged (AU) and overdue (AT) lists, paged with BP/BQ, then one 17 Item
   Information per item for title and due date: cached (``SIP2_ITEM_CACHE_SECONDS``) and fetched
-  in parallel over the connection pool. A loan's id is its item id.
+  in parallel over the connection pool. A loan's id is its item id. The login's 63 asks for the
+  charged list too (same message, no extra round trip), and those items are looked up in the
+  background (``SIP2_PREFETCH``), so the loans page a patron opens next finds them cached; the
+  loans page itself starts the 17s for the items it last listed alongside its own 63s.
 * Holds are the 64's hold items (AS: ready for pickup) and unavailable holds (CD: waiting or in
   transit, told apart by the 17's circulation status). A hold's id is the id the ACS lists for it.
 * A "record" is one item: ``record(item_id)`` is a 17, and a hold is placed with 15 ``+`` on an
@@ -91,6 +94,7 @@ LISTS = {
 # Sip2Errors after which a state-changing request may or may not have been carried out.
 OUTCOME_UNKNOWN = (Sip2OutcomeUnknown, Sip2Timeout)
 RECENT_STATUS_SECONDS = 5
+MAX_PATRONS_REMEMBERED = 4096
 
 
 class Sip2Adapter(IlsAdapter):
@@ -108,7 +112,10 @@ class Sip2Adapter(IlsAdapter):
         self._day_offset = 0
         self._lock = threading.Lock()
         # The last 64 per patron, for a patron() right after loans() in the same page view.
-        self._recent: TTLCache[str, PatronInformation] = TTLCache(maxsize=4096, ttl=RECENT_STATUS_SECONDS)
+        self._recent: TTLCache[str, PatronInformation] = TTLCache(MAX_PATRONS_REMEMBERED, RECENT_STATUS_SECONDS)
+        # The items last listed as a patron's loans (at login or on the loans page), to look up early.
+        self._listed_loans: TTLCache[str, tuple[str, ...]] = TTLCache(
+            MAX_PATRONS_REMEMBERED, max(self.options.item_cache_seconds, RECENT_STATUS_SECONDS))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Sip2Adapter:
@@ -250,18 +257,35 @@ class Sip2Adapter(IlsAdapter):
         ))
         return info
 
-    def _item_details(self, item_ids: Sequence[str], **kwargs: Any) -> dict[str, ItemInformation]:
-        """17s for these list values; values that cannot be sent back in an AB field (an ACS listing
-        titles with odd characters) are left out and shown as they are."""
+    def _sendable_items(self, item_ids: Sequence[str]) -> list[str]:
+        """The list values that can go back in a 17's AB field (an ACS listing titles with odd
+        characters lists some that cannot: those are shown as they are)."""
         if not item_ids or not self._acs_supports("item_information"):
-            return {}
+            return []
         sendable = []
         for item_id in item_ids:
             try:
                 sendable.append(check_field_value("AB", item_id, self.settings.encoding))
             except UnsafeFieldValue:
                 log.info("SIP2: a listed item id cannot be looked up with 17; shown as listed")
-        return self.items.lookup(sendable, **kwargs)
+        return sendable
+
+    def _item_details(self, item_ids: Sequence[str], **kwargs: Any) -> dict[str, ItemInformation]:
+        """17s for these list values, from the cache where fresh."""
+        return self.items.lookup(self._sendable_items(item_ids), **kwargs)
+
+    def _remember_loans(self, card: str, item_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._listed_loans[card] = tuple(item_ids)
+
+    def _prefetch_loans(self, card: str) -> None:
+        """Start the 17s for the items last listed as this patron's loans, without waiting."""
+        if not self.options.prefetch:
+            return
+        with self._lock:
+            listed = self._listed_loans.get(card, ())
+        if listed:
+            self.items.prefetch(self._sendable_items(listed))
 
     # --- patron ---------------------------------------------------------------------------
 
@@ -274,7 +298,8 @@ class Sip2Adapter(IlsAdapter):
             raise AuthenticationFailed(WRONG_CREDENTIALS)
         try:
             with self._edge("login", card):
-                info = self._patron_information(card, password)
+                # The first page of charged items rides along, to start their lookups now.
+                info = self._patron_information(card, password, summary="charged", start=1, end=PAGE_SIZE)
         except InvalidInput:  # a password that cannot travel in a SIP2 field cannot be right
             raise AuthenticationFailed(WRONG_CREDENTIALS) from None
         if info.valid_patron is not True or info.valid_patron_password is not True:
@@ -282,6 +307,9 @@ class Sip2Adapter(IlsAdapter):
             raise AuthenticationFailed(WRONG_CREDENTIALS)
         if mapping.is_locked(info):
             raise AccountLocked("the account is locked")
+        self._remember_loans(card, [value for value in info.charged_items if value.strip()])
+        if self.options.item_cache_seconds > 0:  # without a cache, nothing would keep the answers
+            self._prefetch_loans(card)
         return mapping.patron_from_status(card, info)
 
     def patron(self, patron_key: str) -> Patron:
@@ -329,11 +357,13 @@ class Sip2Adapter(IlsAdapter):
 
     def loans(self, patron_key: str) -> list[Loan]:
         with self._edge("loans", patron_key):
+            self._prefetch_loans(patron_key)  # most loans are the same as last time: overlap their 17s
             (info, charged), (_, overdue) = self._runner.run([
                 lambda: self._item_list(patron_key, "charged"),
                 lambda: self._item_list(patron_key, "overdue"),
             ])
             listed = list(dict.fromkeys(charged + overdue))
+            self._remember_loans(patron_key, listed)
             items = self._item_details(listed)
         today = self._acs_date(info) or self.today()
         forecast = mapping.renewal_forecast(info)

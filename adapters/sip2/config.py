@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "SIP2_POOL_SIZE": 4,  # logged-in connections per portal process (also the parallel 17 lookups)
     "SIP2_ERROR_DETECTION": True,  # AY sequence number and AZ checksum on every message
     "SIP2_ITEM_CACHE_SECONDS": 300,  # how long 17 item information (title, due date) is reused; 0 = never
+    "SIP2_PREFETCH": True,  # look up a patron's loans early: at login, and beside the loans page's own 63s
     "SIP2_PICKUP_LOCATIONS": "",  # JSON [{"id": ..., "name": ...}] or "ID:Name,ID:Name"; empty = the institution
     "SIP2_DISABLED_FEATURES": "",  # capabilities to hide although the ACS announces them, e.g. "place_hold"
 }
@@ -60,6 +61,7 @@ class AdapterOptions:
     """What the adapter needs beyond the connection settings."""
 
     item_cache_seconds: float = 300.0
+    prefetch: bool = True
     due_soon_days: int = 3
     pickup_locations: tuple[PickupLocation, ...] = ()
     disabled: frozenset[Capability] = frozenset()
@@ -190,6 +192,7 @@ def read_config(config: Mapping[str, Any]) -> tuple[Sip2Settings, AdapterOptions
     due_soon = config.get("DUE_SOON_DAYS")
     options = AdapterOptions(
         item_cache_seconds=cache_seconds,
+        prefetch=as_bool(config, "SIP2_PREFETCH"),
         due_soon_days=3 if due_soon is None or due_soon == "" else int(due_soon),
         pickup_locations=parse_pickup_locations(config.get("SIP2_PICKUP_LOCATIONS")),
         disabled=parse_disabled(config.get("SIP2_DISABLED_FEATURES")),

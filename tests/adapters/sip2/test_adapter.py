@@ -40,6 +40,14 @@ def login(adapter, case: str):
     return adapter.authenticate(*credentials(case))
 
 
+def wait_for(condition, seconds: float = 5.0) -> None:
+    """Until ``condition()`` holds (background lookups), or fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the background lookups"
+        time.sleep(0.01)
+
+
 def loopback_adapter(port: int, **overrides) -> Sip2Adapter:
     config = {"SIP2_HOST": "127.0.0.1", "SIP2_PORT": port, "SIP2_USER": "portal", "SIP2_PASSWORD": "secret",
               "SIP2_INSTITUTION": "LIB", "SIP2_CONNECT_TIMEOUT": 1, "SIP2_READ_TIMEOUT": 1, **overrides}
@@ -53,11 +61,52 @@ def test_login_normalises_the_card_and_never_sends_an_empty_or_unsendable_passwo
     card, password = credentials("regular")
     patron = sip2_adapter.authenticate(f"{card[:4]}-{card[4:]}", password)
     assert (patron.key, patron.card_number, patron.must_change_password) == (card, card, False)
-    assert seen == ["63"]
+    assert seen[0] == "63"
+    wait_for(lambda: seen.count("17") == 3)  # the login's lookups of the patron's loans, in the background
+    seen.clear()
     for bad in ("", "pass|word", "pass\rword"):
         with pytest.raises(AuthenticationFailed, match="wrong card number or password"):
             sip2_adapter.authenticate(card, bad)
-    assert seen == ["63"], "nothing sent for a password that cannot be right"
+    assert seen == [], "nothing sent for a password that cannot be right"
+
+
+def test_login_starts_the_lookups_the_loans_page_needs(sip2_adapter, seen):
+    """The login's 63 lists the charged items; their 17s run in the background, so the loans page
+    that follows sends only its two lists."""
+    patron = login(sip2_adapter, "many-loans")
+    wait_for(lambda: seen.count("17") == 30)
+    seen.clear()
+    loans = sip2_adapter.loans(patron.key)
+    assert len(loans) == 30 and all(loan.title and loan.due_date for loan in loans)
+    assert sorted(seen) == ["63", "63"]
+
+
+def test_without_prefetch_the_login_sends_one_message(demo_sip2, demo, seen):
+    adapter = Sip2Adapter.from_config(sip2_config(demo_sip2.port, demo, SIP2_PREFETCH="off"))
+    try:
+        patron = login(adapter, "many-loans")
+        time.sleep(0.2)
+        assert seen == ["63"]
+        adapter.loans(patron.key)
+        assert seen.count("17") == 30
+    finally:
+        adapter.close()
+
+
+def test_a_page_joins_lookups_in_flight_and_a_renewal_detaches_them(sip2_adapter, demo_sip2, seen):
+    """A loans page asked for while the login's lookups are still out waits for them rather than
+    sending its own; a renewal meanwhile makes the renewed item's answer unusable."""
+    demo_sip2._server.latency = 0.05
+    patron = login(sip2_adapter, "regular")
+    loans = sip2_adapter.loans(patron.key)  # joins the three lookups started at login
+    assert seen.count("17") == 3 and len(loans) == 3
+    seen.clear()
+    sip2_adapter.items.invalidate([loans[0].item_id])
+    sip2_adapter.items.prefetch([loan.item_id for loan in loans])
+    (outcome,) = sip2_adapter.renew(patron.key, [loans[0].loan_id]).outcomes  # while its 17 is out
+    after = {loan.loan_id: loan for loan in sip2_adapter.loans(patron.key)}
+    assert outcome.renewed and after[loans[0].loan_id].due_date == outcome.new_due_date
+    assert seen.count("17") == 2, "the renewed item is looked up again, the in-flight answer dropped"
 
 
 def test_logs_mask_the_card_and_never_show_the_password(sip2_adapter, caplog):
@@ -120,20 +169,25 @@ def test_item_details_are_cached_and_renewals_invalidate_them(sip2_adapter, seen
     assert {loan.loan_id: loan.due_date for loan in after}[first[0].loan_id] == outcome.new_due_date
 
 
-def test_thirty_loans_in_pages_with_lookups_in_parallel(demo, sip2_adapter, demo_sip2, seen, monkeypatch):
+def test_thirty_loans_in_pages_with_lookups_in_parallel(demo, demo_sip2, seen, monkeypatch):
     monkeypatch.setattr(adapter_module, "PAGE_SIZE", 7)
-    patron = login(sip2_adapter, "many-loans")
-    demo_sip2._server.latency = 0.1
-    seen.clear()
-    started = time.monotonic()
-    loans = sip2_adapter.loans(patron.key)
-    elapsed = time.monotonic() - started
-    assert len(loans) == 30 == len({loan.loan_id for loan in loans}) and all(loan.title for loan in loans)
-    assert seen.count("63") == 5 + 1, "charged in 5 pages of 7, overdue in one"
-    assert seen.count("17") == 30
-    # One after another this is 36 replies of 100 ms; four connections share the 30 item lookups.
-    print(f"30 loans, 100 ms per reply: {elapsed:.2f}s")
-    assert elapsed < 36 * 0.1 * 0.6, f"{elapsed:.2f}s: item lookups did not run in parallel"
+    sip2_adapter = Sip2Adapter.from_config(sip2_config(demo_sip2.port, demo, SIP2_PREFETCH=False))
+    try:
+        patron = login(sip2_adapter, "many-loans")
+        demo_sip2._server.latency = 0.1
+        seen.clear()
+        started = time.monotonic()
+        loans = sip2_adapter.loans(patron.key)
+        elapsed = time.monotonic() - started
+        assert len(loans) == 30 == len({loan.loan_id for loan in loans}) and all(loan.title for loan in loans)
+        assert seen.count("63") == 5 + 1, "charged in 5 pages of 7, overdue in one"
+        assert seen.count("17") == 30
+        # One after another this is 36 replies of 100 ms; four connections share the 30 item lookups.
+        print(f"30 loans, 100 ms per reply: {elapsed:.2f}s")
+        assert elapsed < 36 * 0.1 * 0.6, f"{elapsed:.2f}s: item lookups did not run in parallel"
+
+    finally:
+        sip2_adapter.close()
 
 
 def test_an_acs_that_ignores_bp_bq_is_read_once():

@@ -121,7 +121,7 @@ def test_the_portal_starts_while_the_ils_is_down(app_config, demo_db):
 
 def test_item_cache_hits_and_misses_reach_the_metrics(demo_sip2):
     """The SIP2 item cache reports every lookup: the second loans page is served from the cache."""
-    adapter = Sip2Adapter.from_config({**sip2_config(demo_sip2.port), "DUE_SOON_DAYS": 3})
+    adapter = Sip2Adapter.from_config({**sip2_config(demo_sip2.port), "DUE_SOON_DAYS": 3, "SIP2_PREFETCH": False})
     seen = []
     adapter.observe_cache(lambda cache, hit: seen.append((cache, hit)))
     try:
