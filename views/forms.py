@@ -1,7 +1,11 @@
-"""The portal's forms. Every one is a FlaskForm, so every POST carries a CSRF token."""
+"""The portal's forms. Every one is a PortalForm (a FlaskForm), so every POST carries a CSRF token."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from babel import support
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,11 +18,27 @@ from wtforms import (
     SelectField,
     StringField,
 )
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
 from adapters.errors import InvalidInput
 from adapters.validation import PASSWORD_MAX, check_safe_text, normalize_card_number
 from views.passwords import PasswordPolicy
+
+
+@lru_cache(maxsize=16)
+def wtforms_translations(locale: str) -> support.Translations:
+    """WTForms' own messages ("Not a valid date value.") in this language, loaded once per process.
+    Flask-WTF loads the catalogue anew for every request that builds a form."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class PortalForm(FlaskForm):
+    """The base of every form here: Flask-WTF's CSRF protection, WTForms' messages translated."""
+
+    class Meta:
+        def get_translations(self, form):
+            return wtforms_translations(str(get_locale() or "en"))
 
 
 class SafeText:
@@ -47,7 +67,7 @@ class CardNumberField(StringField):
             raise ValidationError(_l("Enter the number printed on your library card (digits only).")) from None
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     card_number = CardNumberField(
         _l("Library card number"), validators=[DataRequired(_l("Enter your library card number.")), Length(max=64)]
     )
@@ -57,7 +77,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     current = PasswordField(
         _l("Current password"), validators=[DataRequired(_l("Enter your current password.")), SafeText(PASSWORD_MAX, True)]
     )
@@ -75,34 +95,34 @@ class ChangePasswordForm(FlaskForm):
             raise ValidationError(_l("Choose a password different from the current one."))
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(PortalForm):
     """A one-button form (microblog's EmptyForm): its only content is the CSRF token."""
 
 
-class RenewForm(FlaskForm):
+class RenewForm(PortalForm):
     """Renew selected loans (the checkboxes, read from request.form.getlist) or all of them."""
 
     action = HiddenField(default="selected")
 
 
-class CancelHoldsForm(FlaskForm):
+class CancelHoldsForm(PortalForm):
     """Cancel the holds whose checkboxes are ticked (read from request.form.getlist)."""
 
 
-class PlaceHoldForm(FlaskForm):
+class PlaceHoldForm(PortalForm):
     record = HiddenField(validators=[DataRequired(), Length(max=64), SafeText(64)])
     pickup_location = SelectField(_l("Pickup location"), validators=[DataRequired(_l("Choose a pickup location."))])
     not_needed_after = DateField(_l("Not needed after (optional)"), validators=[Optional()])
 
 
-class SearchForm(FlaskForm):
+class SearchForm(PortalForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
     q = StringField(_l("Title, author or ISBN"), validators=[DataRequired(), Length(max=200), SafeText(200)])
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(PortalForm):
     email = EmailField(
         _l("Email address"),
         validators=[Optional(), Length(max=254), Email(_l("Enter an email address such as name@example.jp.")), SafeText(254)],

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Flask, g, redirect, session
 from flask_babel import get_locale, get_translations
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import HiddenField
 
 from store.preferences import get_preferences, update_preferences
+from views.forms import PortalForm
 from views.safety import safe_next_url
 
 bp = Blueprint("furigana", __name__)
@@ -79,7 +79,19 @@ def readings() -> Readings:
     return Readings.parse(READINGS_FILE.read_text(encoding="utf-8"))
 
 
-class FuriganaForm(FlaskForm):
+def annotated(text) -> str:
+    """``text`` escaped (unless already Markup), with readings."""
+    return _annotate_html(str(escape(text)))
+
+
+@lru_cache(maxsize=8192)
+def _annotate_html(html: str) -> str:
+    # The same few hundred messages and titles come back on every page, and annotating scans
+    # every character, so answers are kept.
+    return readings().annotate(html)
+
+
+class FuriganaForm(PortalForm):
     furigana = HiddenField()
     next = HiddenField()
 
@@ -117,7 +129,7 @@ def with_readings(text) -> Markup | str:
     """Jinja filter: the text with readings when furigana mode is on, else unchanged."""
     if text is None or not furigana_enabled():
         return text
-    return Markup(readings().annotate(str(escape(text))))  # noqa: S704 (built from escaped text)
+    return Markup(annotated(text))  # noqa: S704 (built from escaped text)
 
 
 def plain_text(text) -> str:
@@ -141,13 +153,27 @@ def set_furigana():
 def init_app(app: Flask) -> None:
     """Install gettext callables that add readings, so every ``_()`` in a template gets them."""
 
+    def translations():
+        """Flask-Babel's translations, kept while its chosen locale stays the same object: it finds
+        them through several context lookups, and a page asks a hundred times. ``force_locale``
+        (mails, calendar feeds) sets another locale object, so it is never served stale ones."""
+        locale = getattr(g.get("_flask_babel"), "babel_locale", None)
+        kept = g.get("shiori_translations")
+        if locale is not None and kept is not None and kept[0] is locale:
+            return kept[1]
+        found = get_translations()
+        locale = getattr(g.get("_flask_babel"), "babel_locale", None)
+        if locale is not None:
+            g.shiori_translations = (locale, found)
+        return found
+
     def gettext(string: str) -> str:
-        translated = get_translations().ugettext(string)
-        return readings().annotate(str(escape(translated))) if furigana_enabled() else translated
+        translated = translations().ugettext(string)
+        return annotated(translated) if furigana_enabled() else translated
 
     def ngettext(singular: str, plural: str, number: int) -> str:
-        translated = get_translations().ungettext(singular, plural, number)
-        return readings().annotate(str(escape(translated))) if furigana_enabled() else translated
+        translated = translations().ungettext(singular, plural, number)
+        return annotated(translated) if furigana_enabled() else translated
 
     app.jinja_env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)
     app.jinja_env.filters["furigana"] = with_readings

@@ -11,11 +11,11 @@ from datetime import date
 from flask import Blueprint, Flask, current_app, redirect, request, session
 from flask_babel import format_date, get_locale
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import HiddenField
 
 from store.preferences import get_preferences, update_preferences
+from views.forms import PortalForm
 from views.furigana import furigana_enabled
 from views.safety import safe_next_url
 
@@ -25,7 +25,7 @@ bp = Blueprint("i18n", __name__)
 DATE_PATTERNS = {"ja": "y年M月d日(E)", "en": "EEE, d MMM y"}
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(PortalForm):
     language = HiddenField()
     next = HiddenField()
 

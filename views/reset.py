@@ -18,7 +18,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
@@ -38,7 +37,7 @@ from notifications.tokens import (
     void_reset_tokens,
 )
 from store.models import Preference
-from views.forms import CardNumberField, SafeText
+from views.forms import CardNumberField, PortalForm, SafeText
 from views.passwords import PasswordPolicy, policy_rules
 from views.session import end_session, registry
 
@@ -46,7 +45,7 @@ bp = Blueprint("reset", __name__)
 log = logging.getLogger(__name__)
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(PortalForm):
     card_number = CardNumberField(
         _l("Library card number"), validators=[DataRequired(_l("Enter your library card number.")), Length(max=64)]
     )
@@ -61,7 +60,7 @@ class ForgotPasswordForm(FlaskForm):
     )
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PortalForm):
     new = PasswordField(
         _l("New password"),
         validators=[DataRequired(_l("Enter a new password.")), SafeText(PASSWORD_MAX, True), PasswordPolicy()],

@@ -96,3 +96,16 @@ def test_the_record_page_links_to_reserving(client, login_as):
     login_as("regular")
     page = text(client.get("/records/R0001"))
     assert "/holds/new?record=R0001" in page
+
+
+def test_a_date_that_is_not_one_gets_wtforms_message_in_the_page_language(auth, client, login_as, adapter):
+    """WTForms' own messages are translated too (loaded once per process, per language)."""
+    demo = login_as("regular")
+    location = adapter.pickup_locations(demo.key, "R0001")[0]
+    before = adapter.holds(demo.key)
+    for language, message in (("ja", "無効な日付型です。"), ("en", "Not a valid date value.")):
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        response = auth.post_form("/holds/new?record=R0001", "/holds/new", {
+            "record": "R0001", "pickup_location": location.location_id, "not_needed_after": "2026-13-45"})
+        assert response.status_code == 200 and message in text(response), language
+    assert adapter.holds(demo.key) == before
