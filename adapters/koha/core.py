@@ -106,6 +106,12 @@ class KohaCore(IlsAdapter):
     def check_ready(self) -> None:
         self.client.get("/libraries", params={"_per_page": 1})
 
+    def observe_cache(self, callback: Callable[[str, bool], None]) -> None:
+        """Have ``callback(name, hit)`` told of every lookup in the title cache, from whichever thread
+        made it: ``koha_biblios`` (titles), ``koha_item_biblios`` (item -> title, before Koha 24.05)
+        and ``koha_libraries`` (library names); see ``titles.TitleCache``."""
+        self.titles.on_lookup = callback
+
     def _map(self, function: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
         """``function`` over ``values``, on the thread pool when there are several (KOHA_PARALLEL_REQUESTS)."""
         if len(values) <= 1 or self.settings.parallel_requests <= 1:

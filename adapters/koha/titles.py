@@ -6,12 +6,16 @@ routes cannot embed it, so without this cache a list page would cost one request
 Lookups run in parallel on the adapter's thread pool: the caches are read and written under one
 lock, and Koha is asked outside it (two threads missing the same title may both fetch it, which is
 harmless).
+
+Every lookup in each cache is reported, when ``on_lookup`` is set (``KohaAdapter.observe_cache``),
+as ``on_lookup(cache, hit)`` with the cache's name below; the portal counts them in
+``shiori_cache_lookups_total``. A title Koha sent anyway (``remember``) is not a lookup.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cachetools import TTLCache
@@ -20,12 +24,18 @@ from adapters.errors import IlsUnavailable
 from adapters.koha.client import KohaApiError, KohaClient, KohaPermissionError, KohaRouteMissing
 from adapters.koha.common import log, numeric_id
 
+#: the names lookups are reported under: title records by biblio id, item id -> biblio id, library names
+BIBLIO_CACHE = "koha_biblios"
+ITEM_CACHE = "koha_item_biblios"
+LIBRARY_CACHE = "koha_libraries"
+
 
 class TitleCache:
     """Title records as Koha's JSON, by biblio id; item id -> biblio id; library id -> name."""
 
     def __init__(self, client: KohaClient, *, ttl: float) -> None:
         self.client = client
+        self.on_lookup: Callable[[str, bool], None] | None = None  # told (cache name, hit) of every lookup
         ttl = max(ttl, 0.001)
         self._biblios: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=4096, ttl=ttl)
         self._item_biblio: TTLCache[str, str] = TTLCache(maxsize=8192, ttl=ttl)
@@ -45,6 +55,7 @@ class TitleCache:
             return None
         with self._lock:
             cached = self._biblios.get(key)
+        self._looked_up(BIBLIO_CACHE, cached is not None)
         if cached is not None:
             return cached
         try:
@@ -77,6 +88,7 @@ class TitleCache:
             return None
         with self._lock:
             biblio_id = self._item_biblio.get(key)
+        self._looked_up(ITEM_CACHE, biblio_id is not None)
         if biblio_id is None:
             try:
                 answer = self.client.get(f"/items/{key}")
@@ -95,6 +107,7 @@ class TitleCache:
         """Every library's name by its id (``GET /libraries``), for pickup locations."""
         with self._lock:
             cached = self._libraries.get("all")
+        self._looked_up(LIBRARY_CACHE, cached is not None)
         if cached is not None:
             return cached
         names = {str(row["library_id"]): str(row.get("name") or row["library_id"])
@@ -102,3 +115,7 @@ class TitleCache:
         with self._lock:
             self._libraries["all"] = names
         return names
+
+    def _looked_up(self, cache: str, hit: bool) -> None:
+        if self.on_lookup is not None:
+            self.on_lookup(cache, hit)

@@ -14,6 +14,7 @@ from adapters.koha import KohaAdapter
 from adapters.models import Reason, RenewalStatus
 from app import create_app
 from tests.adapters.koha.conftest import KOHA_CONFIG
+from views.metrics import count_cache_lookup
 
 
 def text(response) -> str:
@@ -29,6 +30,7 @@ def app(app_config, koha, fake):
     assert isinstance(inner, KohaAdapter)  # what PORTAL_ADAPTER=koha gives; now put it on the fake Koha
     inner.close()
     on_fake = KohaAdapter.from_config(app.config, transport=koha.transport, today=lambda: fake.today)
+    on_fake.observe_cache(count_cache_lookup)  # as app.register_adapter does for the adapter it built
     if built is inner:
         app.extensions["shiori.adapter"] = on_fake
     else:
@@ -70,6 +72,26 @@ def test_log_in_and_see_loans_with_their_titles(client, login_as, ils, fake, koh
     opens = not_yet.forecast.available_from
     assert f"{opens.year}年{opens.month}月{opens.day}日" in page and "から延長できます" in page
     assert any(path.startswith("/api/v1/auth/password/validation") for _, path in koha.requests("POST"))
+
+
+def cache_lookups(client, cache: str, result: str) -> float:
+    """The value of ``shiori_cache_lookups_total`` for one cache and result, read from /metrics."""
+    body = text(client.get("/metrics"))
+    sample = re.search(rf'^shiori_cache_lookups_total\{{cache="{cache}",result="{result}"\}} (\S+)$', body, re.M)
+    return float(sample.group(1)) if sample else 0.0
+
+
+def test_title_cache_hits_and_misses_reach_the_metrics(client, login_as):
+    """Koha's title cache is counted as the SIP2 item cache is: the first reservations page misses
+    every title, the second hits each of them."""
+    login_as("hold-ready")
+    before = {result: cache_lookups(client, "koha_biblios", result) for result in ("hit", "miss")}
+    client.get("/holds")
+    misses = cache_lookups(client, "koha_biblios", "miss") - before["miss"]
+    assert misses > 0 and cache_lookups(client, "koha_biblios", "hit") == before["hit"]
+    client.get("/holds")
+    assert cache_lookups(client, "koha_biblios", "hit") - before["hit"] == misses
+    assert cache_lookups(client, "koha_biblios", "miss") - before["miss"] == misses
 
 
 def test_renew_shows_koha_s_refusal_reason(auth, client, login_as, ils, fake):

@@ -1,0 +1,101 @@
+"""The Koha adapter's title cache reports every lookup through ``observe_cache``, as the SIP2 item
+cache does, so that ``shiori_cache_lookups_total`` shows its hits and misses: ``koha_biblios``
+(title records), ``koha_item_biblios`` (item -> title, for a Koha that cannot embed the title in a
+checkout) and ``koha_libraries`` (library names). The page-level check is in test_pages.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.errors import RecordNotFound
+from adapters.koha.titles import BIBLIO_CACHE, ITEM_CACHE, LIBRARY_CACHE
+
+TITLE_REQUESTS = "/api/v1/biblios/"
+
+
+def observe(adapter) -> list[tuple[str, bool]]:
+    """Every (cache name, hit) the adapter reports from now on."""
+    seen: list[tuple[str, bool]] = []
+    adapter.observe_cache(lambda cache, hit: seen.append((cache, hit)))
+    return seen
+
+
+def of(seen: list[tuple[str, bool]], cache: str) -> list[bool]:
+    return [hit for name, hit in seen if name == cache]
+
+
+def test_cache_names_are_the_documented_ones():
+    assert (BIBLIO_CACHE, ITEM_CACHE, LIBRARY_CACHE) == ("koha_biblios", "koha_item_biblios", "koha_libraries")
+
+
+def test_titles_of_holds_miss_once_then_hit(adapter, login, koha):
+    """The first holds page fetches each title (a miss each); the second is served from the cache."""
+    patron = login("hold-ready")
+    seen = observe(adapter)
+    adapter.holds(patron.key)
+    first = of(seen, BIBLIO_CACHE)
+    assert first and not any(first)
+    assert of(seen, LIBRARY_CACHE) == [False]
+    seen.clear()
+    koha.reset_calls()
+    holds = adapter.holds(patron.key)
+    assert of(seen, BIBLIO_CACHE) == [True] * len(first)
+    assert of(seen, LIBRARY_CACHE) == [True]
+    assert not koha.requests("GET", prefix=TITLE_REQUESTS)  # a reported hit asked Koha nothing
+    assert all(hold.title for hold in holds)
+
+
+def test_a_record_page_misses_then_hits(adapter, login, holdable):
+    biblio_id, _, title = holdable
+    seen = observe(adapter)
+    assert adapter.record(str(biblio_id)).title == title
+    assert seen == [(BIBLIO_CACHE, False)]
+    adapter.record(str(biblio_id))
+    assert seen == [(BIBLIO_CACHE, False), (BIBLIO_CACHE, True)]
+
+
+def test_an_id_that_is_not_one_is_no_lookup(adapter):
+    """A record id Koha could not have is refused before the cache is asked."""
+    seen = observe(adapter)
+    with pytest.raises(RecordNotFound):
+        adapter.record("R0168")
+    assert seen == []
+
+
+def test_titles_embedded_in_checkouts_are_no_lookups(adapter, login):
+    """Koha 24.05 embeds each loan's title: the loans page looks nothing up, it only fills the cache."""
+    patron = login("regular")
+    seen = observe(adapter)
+    loans = adapter.loans(patron.key)
+    assert loans and seen == []
+    adapter.record(loans[0].record_id)
+    assert seen == [(BIBLIO_CACHE, True)]
+
+
+def test_without_an_observer_lookups_still_work(adapter, login):
+    patron = login("hold-ready")
+    assert all(hold.title for hold in adapter.holds(patron.key))
+    assert all(hold.title for hold in adapter.holds(patron.key))
+
+
+class TestBeforeKoha2405:
+    """Koha 23.11 cannot embed the title in a checkout: item -> title, then the title, both cached."""
+
+    @pytest.fixture
+    def koha_version(self) -> str:
+        return "23.11"
+
+    def test_loans_look_up_item_then_title_and_hit_both_the_second_time(self, adapter, login, koha):
+        patron = login("regular")
+        seen = observe(adapter)
+        loans = adapter.loans(patron.key)
+        items, titles = of(seen, ITEM_CACHE), of(seen, BIBLIO_CACHE)
+        assert len(items) == len(loans) and not any(items)
+        assert len(titles) == len(loans) and not any(titles)
+        seen.clear()
+        koha.reset_calls()
+        assert [loan.title for loan in adapter.loans(patron.key)] == [loan.title for loan in loans]
+        assert of(seen, ITEM_CACHE) == [True] * len(loans)
+        assert of(seen, BIBLIO_CACHE) == [True] * len(loans)
+        assert not koha.requests("GET", prefix="/api/v1/items/")
+        assert not koha.requests("GET", prefix=TITLE_REQUESTS)
