@@ -113,6 +113,9 @@ class Sip2Adapter(IlsAdapter):
         self._lock = threading.Lock()
         # The last 64 per patron, for a patron() right after loans() in the same page view.
         self._recent: TTLCache[str, PatronInformation] = TTLCache(MAX_PATRONS_REMEMBERED, RECENT_STATUS_SECONDS)
+        # The last 64 per patron for longer, for its counts: which lists are likely empty.
+        self._last_status: TTLCache[str, PatronInformation] = TTLCache(
+            MAX_PATRONS_REMEMBERED, max(self.options.item_cache_seconds, RECENT_STATUS_SECONDS))
         # The items last listed as a patron's loans (at login or on the loans page), to look up early.
         self._listed_loans: TTLCache[str, tuple[str, ...]] = TTLCache(
             MAX_PATRONS_REMEMBERED, max(self.options.item_cache_seconds, RECENT_STATUS_SECONDS))
@@ -218,7 +221,7 @@ class Sip2Adapter(IlsAdapter):
         )))
         self._acs_date(info)
         with self._lock:
-            self._recent[card] = info
+            self._recent[card] = self._last_status[card] = info
         return info
 
     def _forget_status(self, card: str) -> None:
@@ -250,6 +253,28 @@ class Sip2Adapter(IlsAdapter):
             start += PAGE_SIZE
         assert first is not None
         return first, values
+
+    def _item_lists(
+        self, card: str, categories: Sequence[builders.SummaryCategory]
+    ) -> dict[str, tuple[PatronInformation, list[str]]]:
+        """The 64 lists of these categories, read in parallel. A list that the patron's last 64
+        counted as empty is not asked for up front (most patrons have nothing overdue): the counts
+        in the fresh 64s tell whether it has filled since, and then it is read too, one round trip
+        later. So what is shown never rests on the remembered counts."""
+        with self._lock:
+            known = self._last_status.get(card)
+
+        def counted(info: PatronInformation | None, category: str) -> int | None:
+            return getattr(info, LISTS[category][1]) if info is not None else None
+
+        asked = [category for category in categories if counted(known, category) != 0] or [categories[0]]
+        lists = dict(zip(asked, self._runner.run(
+            [lambda category=category: self._item_list(card, category) for category in asked]), strict=True))
+        fresh = lists[asked[0]][0]
+        filled = [category for category in categories if category not in lists and counted(fresh, category) != 0]
+        lists.update(zip(filled, self._runner.run(
+            [lambda category=category: self._item_list(card, category) for category in filled]), strict=True))
+        return {category: lists.get(category, (fresh, [])) for category in categories}
 
     def _fetch_item(self, item_id: str) -> ItemInformation:
         info = parse_item_information(self._request(
@@ -337,10 +362,14 @@ class Sip2Adapter(IlsAdapter):
                 institution, patron_key, terminal_password=self._terminal_password))
 
     def account_summary(self, patron_key: str) -> AccountSummary:
-        """One 63: counts from its fixed fields, fines from BV. A count the ACS leaves blank
-        (FOLIO's unavailable holds) is counted from the list instead."""
-        with self._edge("account summary", patron_key):
-            info = self._known_patron(patron_key)
+        """One 63 (or the one read in the last few seconds: the login's, for the menu that follows
+        it): counts from its fixed fields, fines from BV. A count the ACS leaves blank (FOLIO's
+        unavailable holds) is counted from the list instead."""
+        with self._lock:
+            info = self._recent.get(patron_key)
+        if info is None or info.valid_patron is False:
+            with self._edge("account summary", patron_key):
+                info = self._known_patron(patron_key)
         loans, overdue = info.charged_items_count, info.overdue_items_count
         if loans is None or overdue is None:
             current = self.loans(patron_key)
@@ -358,10 +387,8 @@ class Sip2Adapter(IlsAdapter):
     def loans(self, patron_key: str) -> list[Loan]:
         with self._edge("loans", patron_key):
             self._prefetch_loans(patron_key)  # most loans are the same as last time: overlap their 17s
-            (info, charged), (_, overdue) = self._runner.run([
-                lambda: self._item_list(patron_key, "charged"),
-                lambda: self._item_list(patron_key, "overdue"),
-            ])
+            lists = self._item_lists(patron_key, ("charged", "overdue"))
+            (info, charged), (_, overdue) = lists["charged"], lists["overdue"]
             listed = list(dict.fromkeys(charged + overdue))
             self._remember_loans(patron_key, listed)
             items = self._item_details(listed)
@@ -467,10 +494,8 @@ class Sip2Adapter(IlsAdapter):
     def holds(self, patron_key: str) -> list[Hold]:
         self.require(Capability.HOLDS)
         with self._edge("holds", patron_key):
-            (_, ready), (_, unavailable) = self._runner.run([
-                lambda: self._item_list(patron_key, "hold"),
-                lambda: self._item_list(patron_key, "unavailable_holds"),
-            ])
+            lists = self._item_lists(patron_key, ("hold", "unavailable_holds"))
+            ready, unavailable = lists["hold"][1], lists["unavailable_holds"][1]
             ready_ids = set(ready)
             waiting = [item_id for item_id in unavailable if item_id not in ready_ids]
 

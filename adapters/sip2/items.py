@@ -158,6 +158,11 @@ class ItemLookup:
             for item_id in [*(self._cache or ()), *self._in_flight]:
                 self._forget(item_id)
 
+    def in_flight(self) -> int:
+        """How many lookups are out now (prefetches included)."""
+        with self._lock:
+            return len(self._in_flight)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._cache) if self._cache is not None else 0

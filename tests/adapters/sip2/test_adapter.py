@@ -78,7 +78,7 @@ def test_login_starts_the_lookups_the_loans_page_needs(sip2_adapter, seen):
     seen.clear()
     loans = sip2_adapter.loans(patron.key)
     assert len(loans) == 30 and all(loan.title and loan.due_date for loan in loans)
-    assert sorted(seen) == ["63", "63"]
+    assert seen == ["63"], "the charged list alone (nothing overdue)"
 
 
 def test_without_prefetch_the_login_sends_one_message(demo_sip2, demo, seen):
@@ -151,6 +151,33 @@ def test_the_portal_follows_the_library_clock(sip2_adapter, demo):
     assert [loan.overdue for loan in loans] == [loan.due_date < demo.today() for loan in loans]
 
 
+def test_a_list_remembered_as_empty_is_read_when_the_fresh_counts_say_it_has_filled(sip2_adapter, demo, seen):
+    """The overdue list is skipped for a patron whose last 64 counted none overdue; the fresh
+    charged 64 counts them, so loans that fell overdue meanwhile are still read and shown."""
+    patron = login(sip2_adapter, "regular")
+    assert not any(loan.overdue for loan in sip2_adapter.loans(patron.key))
+    seen.clear()
+    demo.advance_clock(60)  # every loan is overdue now
+    loans = sip2_adapter.loans(patron.key)
+    assert loans and all(loan.overdue for loan in loans)
+    assert seen[:2] == ["63", "63"], "the charged list, then the overdue list its counts announced"
+    seen.clear()
+    assert all(loan.overdue for loan in sip2_adapter.loans(patron.key))
+    assert seen.count("63") == 2, "now both lists are asked for at once"
+
+
+def test_the_menu_after_login_reuses_the_logins_63(sip2_adapter, seen):
+    patron = login(sip2_adapter, "overdue")
+    wait_for(lambda: sip2_adapter.items.in_flight() == 0)  # the login's lookups
+    seen.clear()
+    summary = sip2_adapter.account_summary(patron.key)
+    assert summary.overdue > 0 and seen == []
+    sip2_adapter._forget_status(patron.key)  # as after a few seconds
+    again = sip2_adapter.account_summary(patron.key)
+    assert (again.loans, again.overdue, again.holds) == (summary.loans, summary.overdue, summary.holds)
+    assert seen == ["63"]
+
+
 # --- loans: paging, the item cache, parallel lookups ------------------------------------------------------
 
 
@@ -160,7 +187,7 @@ def test_item_details_are_cached_and_renewals_invalidate_them(sip2_adapter, seen
     assert seen.count("17") == 3
     seen.clear()
     assert sip2_adapter.loans(patron.key) == first
-    assert sorted(seen) == ["63", "63"], "warm: only the two lists"
+    assert seen == ["63"], "warm: only the charged list (the overdue one is empty)"
     (outcome,) = sip2_adapter.renew(patron.key, [first[0].loan_id]).outcomes
     assert outcome.renewed
     seen.clear()
@@ -180,7 +207,7 @@ def test_thirty_loans_in_pages_with_lookups_in_parallel(demo, demo_sip2, seen, m
         loans = sip2_adapter.loans(patron.key)
         elapsed = time.monotonic() - started
         assert len(loans) == 30 == len({loan.loan_id for loan in loans}) and all(loan.title for loan in loans)
-        assert seen.count("63") == 5 + 1, "charged in 5 pages of 7, overdue in one"
+        assert seen.count("63") == 5, "charged in 5 pages of 7; nothing overdue, so no overdue list"
         assert seen.count("17") == 30
         # One after another this is 36 replies of 100 ms; four connections share the 30 item lookups.
         print(f"30 loans, 100 ms per reply: {elapsed:.2f}s")
