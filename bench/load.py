@@ -243,7 +243,8 @@ def free_port() -> int:
 class Portal:
     """gunicorn -c deploy/gunicorn.conf.py "app:create_app()", on a throwaway instance folder."""
 
-    def __init__(self, folder: Path, shape: Shape, sip2_port: int, database: Path, pickups: str) -> None:
+    def __init__(self, folder: Path, shape: Shape, sip2_port: int, database: Path, pickups: str,
+                 redis_url: str = "") -> None:
         self.folder = folder
         self.port = free_port()
         self.log_path = folder / "gunicorn.log"
@@ -265,6 +266,8 @@ class Portal:
             "SHIORI_THREADS": str(shape.threads),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }
+        if redis_url:  # sessions (and limits, were they on) in Redis, as several instances share them
+            self.env.update(PORTAL_SESSION_REDIS_URL=redis_url, PORTAL_RATELIMIT_STORAGE_URI=redis_url)
         self.process: subprocess.Popen | None = None
         self.worker_pids: set[int] = set()
 
@@ -647,7 +650,7 @@ def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[
     portal: Portal | None = None
     try:
         sip2.start()
-        portal = Portal(work, shape, sip2.port, database, pickups)
+        portal = Portal(work, shape, sip2.port, database, pickups, args.redis)
         portal.prepare()
         portal.start()
         print(f"  [{shape}] gunicorn pid {portal.process.pid} on 127.0.0.1:{portal.port} "
@@ -787,6 +790,8 @@ def main() -> None:
                         "deploy/gunicorn.conf.py's defaults on 2 cores and the default pool size)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a patron waits for one page")
     parser.add_argument("--scrypt", action="store_true", help="keep the demo's scrypt password hashes")
+    parser.add_argument("--redis", default="", metavar="URL",
+                        help="keep sessions in this Redis (e.g. redis://127.0.0.1:6379/15) instead of the SQLite store")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway folder (gunicorn's log) afterwards")
     args = parser.parse_args()
     shapes = args.config or [Shape(4, 8, 4)]
@@ -815,6 +820,7 @@ def main() -> None:
                   f" own cores, where a real ILS is elsewhere (--scrypt keeps it)")
         print(f"  rate limits off (PORTAL_RATELIMIT_ENABLED=false): all patrons share 127.0.0.1 and "
               f"{len(accounts)} accounts ({', '.join(a['case'] for a in accounts)})")
+        print(f"  sessions: {'in Redis at ' + args.redis if args.redis else 'in the SQLite store (the default)'}")
         results = []
         for shape in shapes:
             results.append(run_config(args, shape, folder, template, accounts))

@@ -24,6 +24,9 @@ SESSION_PATRON = "patron"
 SESSION_LAST_SEEN = "last_seen"
 SESSION_ID = "sid"
 SESSION_STARTED = "started"
+# How stale the last-seen time in the cookie may be: writing it on every request would re-sign
+# and re-send the cookie with every page. The idle timeout may so end up to this much early.
+LAST_SEEN_STEP_SECONDS = 30
 # Kept in the session across login and logout: the language and furigana switches of this browser.
 DISPLAY_CHOICES = ("language", "furigana")
 # Endpoints a patron who must change the initial password may still reach.
@@ -109,7 +112,8 @@ def enforce_session_limits():
         end_session()
         flash(_l("You were logged out because the page was left unused. Please log in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-    session[SESSION_LAST_SEEN] = now
+    if now - session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_STEP_SECONDS:
+        session[SESSION_LAST_SEEN] = now
     return None
 
 

@@ -142,6 +142,22 @@ def test_activity_within_the_timeout_keeps_the_session(app, client, login_as):
     assert client.get("/loans").status_code == 200
 
 
+def test_activity_moves_the_idle_clock_without_rewriting_the_cookie_on_every_page(app, client, login_as):
+    """The last-seen time is rewritten at most every LAST_SEEN_STEP_SECONDS, so most page views
+    send no new cookie; an older one is moved on, which keeps the session alive."""
+    from views.session import LAST_SEEN_STEP_SECONDS
+
+    login_as("regular")
+    client.get("/loans")
+    assert "Set-Cookie" not in client.get("/loans").headers
+    old = int(time.time()) - LAST_SEEN_STEP_SECONDS - 1
+    with client.session_transaction() as session:
+        session[SESSION_LAST_SEEN] = old
+    assert "Set-Cookie" in client.get("/loans").headers
+    with client.session_transaction() as session:
+        assert session[SESSION_LAST_SEEN] >= old + LAST_SEEN_STEP_SECONDS
+
+
 def test_overlong_form_values_are_refused(auth):
     response = auth.login("2000000001", "x" * 500)
     assert response.status_code == 200
