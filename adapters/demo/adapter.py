@@ -82,13 +82,14 @@ class DemoAdapter(IlsAdapter):
     def _tx(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         """A transaction, after the days since the last operation have been played through."""
         try:
-            with self.store.transaction() as conn:
-                stale = (get_meta(conn, "processed_on") or "") < self.store.today(conn).isoformat()
-            if stale:
-                with self.store.transaction(write=True) as conn:
-                    circulation.catch_up(conn, self.store.today(conn), self.rules)
-            with self.store.transaction(write=write) as conn:
-                yield conn
+            with self.store.connection() as conn:
+                with self.store.transaction(conn=conn):
+                    stale = (get_meta(conn, "processed_on") or "") < self.store.today(conn).isoformat()
+                if stale:
+                    with self.store.transaction(write=True, conn=conn):
+                        circulation.catch_up(conn, self.store.today(conn), self.rules)
+                with self.store.transaction(write=write, conn=conn):
+                    yield conn
         except (sqlite3.Error, CatalogueError) as exc:
             raise IlsUnavailable("the demo ILS database failed") from exc
 

@@ -133,15 +133,29 @@ class Store:
         return conn
 
     @contextmanager
-    def transaction(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection inside one transaction, committed on success and closed either way."""
+    def transaction(self, *, write: bool = False, conn: sqlite3.Connection | None = None
+                    ) -> Iterator[sqlite3.Connection]:
+        """A connection inside one transaction, committed on success. A connection of the caller's
+        (``conn``, from :meth:`connection`) is used and left open; else one is opened and closed."""
         self.ensure()
-        with self._raw_transaction(write=write) as conn:
-            yield conn
+        with self._raw_transaction(write=write, conn=conn) as active:
+            yield active
 
     @contextmanager
-    def _raw_transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """One connection for several transactions in a row (opening one costs as much as a query)."""
+        self.ensure()
         conn = self.connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _raw_transaction(self, *, write: bool, conn: sqlite3.Connection | None = None
+                         ) -> Iterator[sqlite3.Connection]:
+        own = conn is None
+        conn = self.connect() if conn is None else conn
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield conn
@@ -151,7 +165,8 @@ class Store:
                 conn.execute("ROLLBACK")
             raise
         finally:
-            conn.close()
+            if own:
+                conn.close()
 
     # --- creation and seeding -------------------------------------------------------------
 
