@@ -9,7 +9,9 @@ What SIP2 gives and how it is used (protocol facts: shared/sip2/README.md):
   in parallel over the connection pool. A loan's id is its item id. The login's 63 asks for the
   charged list too (same message, no extra round trip), and those items are looked up in the
   background (``SIP2_PREFETCH``), so the loans page a patron opens next finds them cached; the
-  loans page itself starts the 17s for the items it last listed alongside its own 63s.
+  menu (once the cache has expired) and the loans page itself start the 17s for the items last
+  listed, the loans page alongside its own 63s. A list that the patron's last 64 counted empty
+  (most have nothing overdue) is asked for only if the fresh counts say it has filled.
 * Holds are the 64's hold items (AS: ready for pickup) and unavailable holds (CD: waiting or in
   transit, told apart by the 17's circulation status). A hold's id is the id the ACS lists for it.
 * A "record" is one item: ``record(item_id)`` is a 17, and a hold is placed with 15 ``+`` on an
@@ -95,6 +97,8 @@ LISTS = {
 OUTCOME_UNKNOWN = (Sip2OutcomeUnknown, Sip2Timeout)
 RECENT_STATUS_SECONDS = 5
 MAX_PATRONS_REMEMBERED = 4096
+# How long a patron's listed loans are remembered as a hint of what to look up early: a session's length.
+LISTED_LOANS_SECONDS = 3600
 
 
 class Sip2Adapter(IlsAdapter):
@@ -117,8 +121,7 @@ class Sip2Adapter(IlsAdapter):
         self._last_status: TTLCache[str, PatronInformation] = TTLCache(
             MAX_PATRONS_REMEMBERED, max(self.options.item_cache_seconds, RECENT_STATUS_SECONDS))
         # The items last listed as a patron's loans (at login or on the loans page), to look up early.
-        self._listed_loans: TTLCache[str, tuple[str, ...]] = TTLCache(
-            MAX_PATRONS_REMEMBERED, max(self.options.item_cache_seconds, RECENT_STATUS_SECONDS))
+        self._listed_loans: TTLCache[str, tuple[str, ...]] = TTLCache(MAX_PATRONS_REMEMBERED, LISTED_LOANS_SECONDS)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Sip2Adapter:
@@ -370,6 +373,7 @@ class Sip2Adapter(IlsAdapter):
         if info is None or info.valid_patron is False:
             with self._edge("account summary", patron_key):
                 info = self._known_patron(patron_key)
+            self._prefetch_loans(patron_key)  # the menu is where a patron goes next to the loans
         loans, overdue = info.charged_items_count, info.overdue_items_count
         if loans is None or overdue is None:
             current = self.loans(patron_key)

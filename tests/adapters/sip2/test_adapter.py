@@ -412,3 +412,17 @@ def test_the_loans_page_reads_the_patron_once(sip2_adapter, seen):
     seen.clear()
     sip2_adapter.patron(patron.key)
     assert seen == ["63"], "after a renewal the account is read again"
+
+
+def test_the_menu_looks_up_the_loans_again_once_the_cache_has_expired(sip2_adapter, seen):
+    patron = login(sip2_adapter, "regular")
+    wait_for(lambda: sip2_adapter.items.in_flight() == 0)
+    sip2_adapter.items.clear()  # as after SIP2_ITEM_CACHE_SECONDS
+    sip2_adapter._forget_status(patron.key)  # and a few seconds after the login
+    seen.clear()
+    sip2_adapter.account_summary(patron.key)
+    wait_for(lambda: sip2_adapter.items.in_flight() == 0)
+    assert sorted(seen) == ["17", "17", "17", "63"]
+    seen.clear()
+    sip2_adapter.loans(patron.key)
+    assert seen == ["63"], "the loans page finds its items cached"
