@@ -153,8 +153,16 @@ class HoldStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class PickupLocation:
+    """Where a reservation is collected. ``name`` is the library's own (its first language);
+    ``other_names`` holds the names it has in other languages, as (language, name) pairs."""
+
     location_id: str
     name: str
+    other_names: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def name_in(self, language: str) -> str:
+        """The name in ``language`` if the library has one, else its own."""
+        return dict(self.other_names).get(language, self.name)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from adapters.errors import InvalidInput, RecordNotFound, Refused
 from adapters.models import Capability, HoldRequest
 from extensions import ils
 from views.forms import PlaceHoldForm, SearchForm
+from views.i18n import place_name
 from views.messages import REASONS
 
 bp = Blueprint("catalog", __name__)
@@ -46,7 +47,7 @@ def place_hold():
     record = _find_record(record_id)
     form.record.data = record.record_id
     locations = adapter.pickup_locations(current_user.patron_key, record.record_id)
-    form.pickup_location.choices = [(location.location_id, location.name) for location in locations]
+    form.pickup_location.choices = [(location.location_id, place_name(location)) for location in locations]
     if form.validate_on_submit() and _not_needed_after_is_ahead(form, adapter.today()):
         request_ = HoldRequest(record.record_id, form.pickup_location.data, form.not_needed_after.data)
         try:

@@ -14,6 +14,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from wtforms import HiddenField
 
+from adapters.models import PickupLocation
 from store.preferences import get_preferences, update_preferences
 from views.forms import PortalForm
 from views.furigana import furigana_enabled
@@ -84,5 +85,11 @@ def set_language():
     return redirect(target)
 
 
+def place_name(location: PickupLocation) -> str:
+    """A pickup location's name in the page's language, where the library system has one."""
+    return location.name_in(str(get_locale().language))
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["place_name"] = place_name

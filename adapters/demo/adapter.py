@@ -248,8 +248,8 @@ class DemoAdapter(IlsAdapter):
     def pickup_locations(self, patron_key: str, record_id: str | None = None) -> list[PickupLocation]:
         with self._tx() as conn:
             self._patron_row(conn, patron_key)
-            rows = conn.execute("SELECT id, name_ja FROM branches ORDER BY position").fetchall()
-            return [PickupLocation(row["id"], row["name_ja"]) for row in rows]
+            rows = conn.execute("SELECT id, name_ja, name_en FROM branches ORDER BY position").fetchall()
+            return [PickupLocation(row["id"], row["name_ja"], (("en", row["name_en"]),)) for row in rows]
 
     def place_hold(self, patron_key: str, request: HoldRequest) -> Hold:
         with self._tx(write=True) as conn:

@@ -18,7 +18,7 @@ WHERE l.patron_key = ? ORDER BY l.due_date, l.id
 
 # Ready first (soonest deadline first), then in transit, then waiting; the queue is id order.
 HOLDS_SQL = """
-SELECT h.*, r.title, r.author, b.name_ja AS branch_name,
+SELECT h.*, r.title, r.author, b.name_ja AS branch_name, b.name_en AS branch_name_en,
        CASE WHEN h.status IN ('waiting', 'suspended') THEN 1 + (
            SELECT COUNT(*) FROM holds q WHERE q.record_id = h.record_id
            AND q.status IN ('waiting', 'suspended') AND q.id < h.id) END AS queue_position
@@ -60,7 +60,8 @@ def hold_from_row(row: sqlite3.Row) -> Hold:
     status = HoldStatus(row["status"])
     return Hold(
         hold_id=f"H{row['id']}", title=row["title"], status=status, record_id=row["record_id"], author=row["author"],
-        queue_position=row["queue_position"], pickup_location=PickupLocation(row["pickup_branch"], row["branch_name"]),
+        queue_position=row["queue_position"], pickup_location=PickupLocation(
+            row["pickup_branch"], row["branch_name"], (("en", row["branch_name_en"]),)),
         pickup_deadline=_date(row["pickup_deadline"]) if status is HoldStatus.READY else None,
         not_needed_after=_date(row["not_needed_after"]), placed_on=_date(row["placed_on"]),
         cancellable=status is not HoldStatus.IN_TRANSIT,

@@ -120,6 +120,10 @@ def test_notices_go_in_the_patrons_language(app, runner, smtp):
     assert "Pickup location: " in body(english) and "Pickup location" in body(english, "html")
     assert japanese["Content-Language"] == "ja" and japanese["Subject"].startswith("[しおり市立図書館] ")
     assert "受取館: " in body(japanese) and "受取館" in body(japanese, "html")
+    # The pickup location in each language (the demo library names its branches in both).
+    location = re.search(r"Pickup location: (.+)", body(english)).group(1).strip()
+    assert location.isascii() and location in body(english, "html"), location
+    assert not re.search(r"受取館: [ -~]+$", body(japanese), re.MULTILINE)
 
 
 def test_only_confirmed_opted_in_addresses_get_notices(app, runner, smtp):

@@ -95,6 +95,20 @@ def test_holds_page_shows_status_position_and_deadline(client, login_as, adapter
     assert f"{waiting.queue_position}番目" in page
 
 
+def test_pickup_locations_are_named_in_the_page_language(client, login_as, adapter):
+    demo = login_as("hold-ready")
+    location = next(hold.pickup_location for hold in adapter.holds(demo.key) if hold.pickup_location)
+    english = location.name_in("en")
+    assert english != location.name and english.isascii()
+    assert f"<dd>{location.name}</dd>" in text(client.get("/holds"))
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with client.session_transaction() as session:
+        session["language"] = "en"
+    assert f"<dd>{english}</dd>" in text(client.get("/holds"))
+    form = text(client.get("/holds/new?record=R0150"))
+    assert english in form and location.name not in form
+
+
 def test_cancel_a_hold(auth, client, login_as, adapter):
     demo = login_as("regular")
     hold = adapter.holds(demo.key)[0]
