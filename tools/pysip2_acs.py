@@ -74,33 +74,25 @@ from pysip2 import (  # noqa: E402
 )
 
 from adapters.demo import DemoAdapter  # noqa: E402
-from adapters.demo.sip2_server import HOLD_TEXT, RENEWAL_TEXT  # noqa: E402  (Koha's wordings)
-from adapters.errors import (  # noqa: E402
-    AccountLocked,
-    AuthenticationFailed,
-    IlsError,
-    InvalidInput,
-    RecordNotFound,
-    Refused,
+from adapters.demo.sip2_common import (  # noqa: E402  (what both demo SIP2 servers share)
+    DEFAULT_INSTITUTION,
+    HOLD_TEXT,
+    RENEWAL_TEXT,
+    PasswordCheck,
+    check_password,
+    find_patron,
+    list_position,
+    patron_for_request,
+    sip_date,
+    status_flags,
 )
-from adapters.models import BlockCode, HoldRequest, HoldStatus, Patron, Reason  # noqa: E402
+from adapters.errors import InvalidInput, RecordNotFound, Refused  # noqa: E402
+from adapters.models import HoldRequest, HoldStatus, Patron, Reason  # noqa: E402
 
 log = logging.getLogger("pysip2_acs")
 
-DEFAULT_INSTITUTION = "SHIORI"
 DEFAULT_PORT = 6602
 MAX_VALUE_BYTES = 255
-# Patron status positions (SIP2 2.00, 64 fixed field) set for each demo block.
-_PRIVILEGES_DENIED = (0, 1, 2, 3)
-STATUS_POSITIONS: dict[BlockCode, tuple[int, ...]] = {
-    BlockCode.CARD_LOST: (*_PRIVILEGES_DENIED, 4),
-    BlockCode.CARD_EXPIRED: _PRIVILEGES_DENIED,
-    BlockCode.RESTRICTED: _PRIVILEGES_DENIED,
-    BlockCode.FINES_OVER_LIMIT: (0, 1, 3, 10),
-    BlockCode.OVERDUE_LOANS: (1, 6),
-    BlockCode.TOO_MANY_LOANS: (0, 5),
-    BlockCode.TOO_MANY_HOLDS: (3,),
-}
 SUMMARY_LISTS = ("hold", "overdue", "charged", "fine", "recall", "unavailable")  # 63 summary positions
 
 ITEM_SQL = """
@@ -128,15 +120,6 @@ def safe(value: object, encoding: str = "utf-8") -> str:
     while len(text.encode(encoding, errors="replace")) > MAX_VALUE_BYTES:
         text = text[:-1]
     return text
-
-
-def sip_date(day: date | None, time_of_day: str = "235900") -> str | None:
-    return None if day is None else f"{day:%Y%m%d}    {time_of_day}"
-
-
-def _position(value: str | None, default: int) -> int:
-    text = (value or "").strip()
-    return max(1, int(text)) if text.isdigit() else default
 
 
 @dataclass(frozen=True)
@@ -173,24 +156,15 @@ class DemoLibrary:
         return sip_date(self.demo.today(), datetime.now().strftime("%H%M%S")) or ""
 
     def patron(self, card: str) -> Patron | None:
-        try:
-            return self.demo.find_patron(card or "")
-        except IlsError:
-            return None
+        return find_patron(self.demo, card)
 
-    def password_ok(self, card: str, password: str | None) -> tuple[bool | None, bool]:
-        """(CQ, locked): CQ is None when no password (AD) came with the request."""
-        if password is None:
-            return None, False
-        if not password:
-            return False, False
-        try:
-            self.demo.authenticate(card, password)
-        except AccountLocked:
-            return True, True
-        except AuthenticationFailed:
-            return False, False
-        return True, False
+    def password_ok(self, card: str, password: str | None) -> PasswordCheck:
+        """The patron password (AD) checked as Shiori's own demo SIP2 server checks it."""
+        return check_password(self.demo, card, password)
+
+    def checked_patron(self, card: str | None, password: str | None) -> tuple[Patron | None, str | None]:
+        """(patron, refusal text) for a 29, 65 or 15: the patron named by AA, if the AD (when sent) is right."""
+        return patron_for_request(self.demo, card, password)
 
     def account(self, patron: Patron) -> Account:
         loans = self.demo.loans(patron.key)
@@ -299,18 +273,6 @@ class DemoLibrary:
         return HOLD_TEXT.get(outcome.reason, "Hold not cancelled"), holds[hold_id].title
 
 
-def status_flags(patron: Patron) -> tuple[str, list[str]]:
-    """The 14-character patron status, and screen messages that name what the flags cannot."""
-    flags = [" "] * 14
-    messages = []
-    for block in patron.blocks:
-        for position in STATUS_POSITIONS.get(block.code, ()):
-            flags[position] = "Y"
-        if block.code is BlockCode.CARD_EXPIRED:
-            messages.append("Patron card has expired")
-    return "".join(flags), messages
-
-
 def build_server(
     library: DemoLibrary,
     *,
@@ -387,7 +349,7 @@ def build_server(
         page: tuple[str, ...] = ()
         if 0 <= chosen < len(SUMMARY_LISTS):
             values = lists[SUMMARY_LISTS[chosen]]
-            start, end = _position(request.start_item, 1), _position(request.end_item, len(values))
+            start, end = list_position(request.start_item, 1), list_position(request.end_item, len(values))
             page = tuple(text(value) for value in values[start - 1 : end])
         chosen_list = SUMMARY_LISTS[chosen] if 0 <= chosen < len(SUMMARY_LISTS) else None
         return PatronInformationResponse(
@@ -423,13 +385,7 @@ def build_server(
         )
 
     def checked_patron(request) -> tuple[Patron | None, str | None]:
-        """The patron named by AA, if the password (AD), when sent, is right."""
-        patron = library.patron((request.patron_identifier or "").strip())
-        if patron is None:
-            return None, "Invalid patron"
-        if library.password_ok(patron.card_number, request.patron_password)[0] is False:
-            return None, "Invalid patron password"
-        return patron, None
+        return library.checked_patron(request.patron_identifier, request.patron_password)
 
     @server.route(RENEW)
     def renew(request, ctx):

@@ -27,8 +27,18 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from adapters.demo.adapter import DemoAdapter
-from adapters.errors import AccountLocked, AuthenticationFailed, IlsError, InvalidInput, RecordNotFound, Refused
-from adapters.models import BlockCode, HoldRequest, Patron, Reason
+from adapters.demo.sip2_common import (
+    DEFAULT_INSTITUTION,
+    HOLD_TEXT,
+    RENEWAL_TEXT,
+    check_password,
+    list_position,
+    patron_for_request,
+    sip_date,
+    status_flags,
+)
+from adapters.errors import InvalidInput, RecordNotFound, Refused
+from adapters.models import HoldRequest, Patron, Reason
 from adapters.sip2.codec import Message, checksum_verdict, decode_message, encode_message, format_sip_datetime
 from adapters.sip2.dates import parse_sip_datetime
 from adapters.sip2.errors import Sip2ProtocolError
@@ -36,41 +46,10 @@ from adapters.validation import normalize_card_number
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INSTITUTION = "SHIORI"
 #  0 patron status, 1 checkout, 2 checkin, 3 block patron, 4 status, 5 resend, 6 login, 7 patron info,
 #  8 end session, 9 fee paid, 10 item info, 11 item status update, 12 patron enable, 13 hold, 14 renew, 15 renew all
 SUPPORTED_MESSAGES = "YNNNYYYYYNYNNYYY"
 MAX_FRAME = 65536
-
-RENEWAL_TEXT = {
-    Reason.ON_HOLD: "Item unavailable due to outstanding holds",
-    Reason.TOO_MANY_RENEWALS: "Item has reached maximum renewals",
-    Reason.TOO_SOON: "Too soon to renew",
-    Reason.PATRON_HAS_OVERDUE: "Patron has overdue items",
-    Reason.ACCOUNT_BLOCKED: "Patron blocked",
-    Reason.NOT_FOUND: "Item not checked out to this patron",
-}
-HOLD_TEXT = {
-    Reason.ALREADY_HELD: "Patron already has a hold on this title",
-    Reason.ALREADY_ON_LOAN: "Patron already has this title checked out",
-    Reason.TOO_MANY_HOLDS: "Too many holds",
-    Reason.INVALID_PICKUP: "Invalid pickup location",
-    Reason.ACCOUNT_BLOCKED: "Patron blocked",
-    Reason.NOT_HOLDABLE: "Item cannot be placed on hold",
-    Reason.NOT_CANCELLABLE: "Hold is in transit and cannot be cancelled",
-    Reason.NOT_FOUND: "No such hold",
-}
-# Patron status positions (README §2.5) set for each demo block.
-_DENIED_ALL = (0, 1, 2, 3)
-STATUS_POSITIONS = {
-    BlockCode.CARD_LOST: (*_DENIED_ALL, 4),
-    BlockCode.CARD_EXPIRED: _DENIED_ALL,
-    BlockCode.RESTRICTED: _DENIED_ALL,
-    BlockCode.FINES_OVER_LIMIT: (0, 1, 3, 10),
-    BlockCode.OVERDUE_LOANS: (1, 6),
-    BlockCode.TOO_MANY_HOLDS: (3,),
-}
-
 
 # A patron's holds with the id a 64 lists them by (as Koha): the copy set aside, else the record's first copy.
 HOLD_ROWS_SQL = (
@@ -104,10 +83,6 @@ def _clean(value: object) -> str:
     return text
 
 
-def _date18(day: date | None) -> str | None:
-    return None if day is None else f"{day:%Y%m%d}    235900"
-
-
 @dataclass
 class _Session:
     logged_in: bool = False
@@ -135,37 +110,6 @@ class DemoAcs:
     def _rows(self, sql: str, args: tuple) -> list:
         with self.demo._tx() as conn:  # the demo's own transaction: days caught up first
             return conn.execute(sql, args).fetchall()
-
-    def _patron(self, card: str | None):
-        try:
-            return self.demo.find_patron(card or "")
-        except IlsError:
-            return None
-
-    def _password_ok(self, request: Message, card: str) -> tuple[bool | None, bool]:
-        """(CQ, locked): CQ is None when the request carried no AD."""
-        password = request.get("AD")
-        if password is None:
-            return None, False
-        if not password:
-            return False, False
-        try:
-            self.demo.authenticate(card, password)
-        except AccountLocked:
-            return True, True
-        except AuthenticationFailed:
-            return False, False
-        return True, False
-
-    def _status_flags(self, patron) -> tuple[str, list[str]]:
-        flags = [" "] * 14
-        messages = []
-        for block in patron.blocks:
-            for position in STATUS_POSITIONS.get(block.code, ()):
-                flags[position] = "Y"
-            if block.code is BlockCode.CARD_EXPIRED:
-                messages.append("Patron card has expired")
-        return "".join(flags), messages
 
     def _hold_rows(self, patron_key: str) -> list:
         return self._rows(HOLD_ROWS_SQL, (patron_key,))
@@ -223,8 +167,8 @@ class DemoAcs:
                 fields.append(("CQ", "N"))
             return fixed, fields, None, ["Invalid cardnumber"]
         patron = account.patron
-        status, messages = self._status_flags(patron)
-        password_ok, locked = self._password_ok(request, patron.card_number)
+        status, messages = status_flags(patron)
+        password_ok, locked = check_password(self.demo, patron.card_number, request.get("AD"))
         if locked:
             status, messages = "YYYY" + status[4:], [*messages, "Account locked"]
         fixed = {"patron_status": status, "language": account.language, "transaction_date": account.now}
@@ -253,8 +197,8 @@ class DemoAcs:
         if "Y" in summary_flags.upper():
             field_id = ("AS", "AT", "AU", "AV", "BU", "CD", None, None, None, None)[summary_flags.upper().index("Y")]
             if field_id is not None:
-                start = _position(request.get("BP"), 1)
-                end = _position(request.get("BQ"), len(lists[field_id]))
+                start = list_position(request.get("BP"), 1)
+                end = list_position(request.get("BQ"), len(lists[field_id]))
                 fields += [(field_id, value) for value in lists[field_id][start - 1 : end]]
         return self._reply("64", {**fixed, **counts}, [*fields, *(("AF", text) for text in messages)])
 
@@ -278,25 +222,19 @@ class DemoAcs:
             status = "04"
         elif row["hold_status"] == "ready":
             status, location = "08", row["pickup_branch"]
-            pickup_date = _date18(date.fromisoformat(row["pickup_deadline"])) if row["pickup_deadline"] else None
+            pickup_date = sip_date(date.fromisoformat(row["pickup_deadline"])) if row["pickup_deadline"] else None
         elif row["hold_status"] == "in_transit":
             status = "10"
-        due = _date18(date.fromisoformat(row["due_date"])) if row["due_date"] else None
+        due = sip_date(date.fromisoformat(row["due_date"])) if row["due_date"] else None
         fixed = {"circulation_status": status, "security_marker": "02", "fee_type": "01", "transaction_date": now}
         return self._reply("18", fixed, [
             ("CF", str(row["queue"])), ("AH", due), ("CM", pickup_date), ("AB", row["id"]), ("AJ", row["title"]),
             ("BG", self.institution), ("CK", "001"), ("AQ", row["home_branch"]), ("AP", location),
         ])
 
-    def _checked_patron(self, request: Message):
+    def _checked_patron(self, request: Message) -> tuple[Patron | None, str | None]:
         """(patron, refusal text): the patron named by AA, if the AD (when sent) is right."""
-        card = (request.get("AA") or "").strip()
-        patron = self._patron(card)
-        if patron is None:
-            return None, "Invalid patron"
-        if self._password_ok(request, patron.card_number)[0] is False:
-            return None, "Invalid patron password"
-        return patron, None
+        return patron_for_request(self.demo, request.get("AA"), request.get("AD"))
 
     def _handle_29(self, request: Message) -> Message:
         patron, refusal = self._checked_patron(request)
@@ -312,7 +250,7 @@ class DemoAcs:
                     fixed = {"ok": "1", "renewal_ok": "Y", "magnetic_media": "N", "desensitize": "N",
                              "transaction_date": self.now()}
                     return self._reply("30", fixed, [*fields, ("AB", item_id), ("AJ", loan.title),
-                                                     ("AH", _date18(outcome.new_due_date))])
+                                                     ("AH", sip_date(outcome.new_due_date))])
                 refusal = RENEWAL_TEXT.get(outcome.reason, "Renewal refused")
         fixed = {"ok": "0", "renewal_ok": "N", "magnetic_media": "U", "desensitize": "U", "transaction_date": self.now()}
         return self._reply("30", fixed, [*fields, ("AB", item_id), ("AJ", ""), ("AH", ""), ("AF", refusal)])
@@ -388,11 +326,6 @@ class DemoAcs:
     def _handle_35(self, request: Message) -> Message:
         fields = [("AO", self.institution), ("AA", request.get("AA") or ""), ("AF", "Thank you!")]
         return self._reply("36", {"end_session": "Y", "transaction_date": self.now()}, fields)
-
-
-def _position(value: str | None, default: int) -> int:
-    text = (value or "").strip()
-    return max(1, int(text)) if text.isdigit() else default
 
 
 def _amount(amount: Decimal) -> str:
