@@ -7,12 +7,11 @@ shows our frames are spec-clean. The server runs on an AnyIO blocking portal thr
 
 from __future__ import annotations
 
-import gc
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from anyio.from_thread import start_blocking_portal
 from pysip2 import (
     END_PATRON_SESSION,
     HOLD,
@@ -47,6 +46,7 @@ from adapters.sip2.responses import (
     parse_renew_response,
 )
 from tests.adapters.sip2.conftest import make_settings
+from tools.pysip2_acs import serving
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -56,18 +56,31 @@ POSTER = "ポスター展"  # ポ is 0x83 0x7C in Shift_JIS: a '|' byte inside t
 
 
 def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
+    """pysip2's server with canned answers for LIB's one patron; also returns the list of every
+    request it decoded, in order, for tests to check what our client sent."""
     server = SIP2Server(login_required=True, institution_id="LIB", encoding=encoding, library_name="Test")
     seen: list = []
 
-    @server.route(LOGIN)
-    async def login(request, ctx):
-        seen.append(request)
+    def answers(route) -> Callable:
+        """Register ``handler(request) -> response`` for ``route``, keeping each request in ``seen``."""
+
+        def register(handler: Callable) -> Callable:
+            async def recorded(request, ctx):
+                seen.append(request)
+                return handler(request)
+
+            server.route(route)(recorded)
+            return handler
+
+        return register
+
+    @answers(LOGIN)
+    def login(request):
         ok = (request.login_user_id, request.login_password) == ("portal", "secret")
         return LoginResponse(ok="1" if ok else "0")
 
-    @server.route(PATRON_INFORMATION)
-    async def patron_information(request, ctx):
-        seen.append(request)
+    @answers(PATRON_INFORMATION)
+    def patron_information(request):
         pin, name = PATRONS.get(request.patron_identifier, (None, ""))
         charged = ("item-1", "item-2", "item-3")
         start, end = int(request.start_item or 1), int(request.end_item or len(charged))
@@ -89,9 +102,8 @@ def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
             charged_items=charged[start - 1 : end] if request.summary[2] == "Y" else (),
         )
 
-    @server.route(PATRON_STATUS)
-    async def patron_status(request, ctx):
-        seen.append(request)
+    @answers(PATRON_STATUS)
+    def patron_status(request):
         return PatronStatusResponse(
             patron_status=" " * 14,
             language="000",
@@ -103,9 +115,8 @@ def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
             valid_patron_password="Y",
         )
 
-    @server.route(ITEM_INFORMATION)
-    async def item_information(request, ctx):
-        seen.append(request)
+    @answers(ITEM_INFORMATION)
+    def item_information(request):
         return ItemInformationResponse(
             circulation_status="04",
             security_marker="00",
@@ -117,9 +128,8 @@ def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
             permanent_location="本館",
         )
 
-    @server.route(RENEW)
-    async def renew(request, ctx):
-        seen.append(request)
+    @answers(RENEW)
+    def renew(request):
         return RenewResponse(
             ok="1",
             renewal_ok="Y",
@@ -133,9 +143,8 @@ def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
             due_date="2025-09-15",
         )
 
-    @server.route(RENEW_ALL)
-    async def renew_all(request, ctx):
-        seen.append(request)
+    @answers(RENEW_ALL)
+    def renew_all(request):
         return RenewAllResponse(
             ok="1",
             renewed_count="0001",
@@ -146,16 +155,14 @@ def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
             unrenewed_items=("item-2 too many renewals",),
         )
 
-    @server.route(END_PATRON_SESSION)
-    async def end_session(request, ctx):
-        seen.append(request)
+    @answers(END_PATRON_SESSION)
+    def end_session(request):
         return EndSessionResponse(
             end_session="Y", transaction_date=NOW, institution_id="LIB", patron_identifier=request.patron_identifier
         )
 
-    @server.route(HOLD)
-    async def hold(request, ctx):
-        seen.append(request)
+    @answers(HOLD)
+    def hold(request):
         return HoldResponse(
             ok="1",
             available="N",
@@ -170,26 +177,9 @@ def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
     return server, seen
 
 
-class RunningAcs:
-    """``with RunningAcs(server) as port``: serve on 127.0.0.1 from a portal thread."""
-
-    def __init__(self, server: SIP2Server) -> None:
-        self.server = server
-
-    def __enter__(self) -> int:
-        self._portal_cm = start_blocking_portal()
-        portal = self._portal_cm.__enter__()
-        self._server_cm = portal.wrap_async_context_manager(self.server.start(host="127.0.0.1", port=0))
-        return self._server_cm.__enter__()
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self._server_cm.__exit__(None, None, None)
-        finally:
-            self._portal_cm.__exit__(None, None, None)
-        # pysip2 0.1.0's SIP2Server.start() never closes its listening socket; only its
-        # finaliser does. Collect it now so no_leaks sees our own sockets only.
-        gc.collect()
+# ``with RunningAcs(server) as port``: the tool's own way to serve pysip2 on 127.0.0.1 from a thread
+# (and to close the listening socket pysip2 0.1.0 leaves to the garbage collector, which no_leaks checks).
+RunningAcs = serving
 
 
 @pytest.mark.parametrize("error_detection", [True, False], ids=["AY-AZ", "no-error-detection"])
