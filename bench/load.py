@@ -49,7 +49,6 @@ import argparse
 import asyncio
 import contextlib
 import math
-import multiprocessing
 import os
 import random
 import re
@@ -70,11 +69,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import DemoSip2ServerProcess, copy_database, free_port, seed_demo_ils  # noqa: E402
 from bench.http1 import Client, HttpError, Response  # noqa: E402
 
 EXCLUDED_CASES = {"locked", "first-login"}
 CHEAP_HASH = "pbkdf2:sha256:1000"
-COMMANDS = ("93", "99", "63", "17", "29", "65", "15", "35", "23", "97")  # anything else counts as "other"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 LOAN_CHECKBOX = re.compile(r'name="loan" value="([^"]+)"')
 STEPS = (
@@ -90,75 +89,6 @@ STEPS = (
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-# --- the demo SIP2 server, in a child process ----------------------------------------------------------
-
-
-def serve_sip2(database: str, latency_ms: float, counts, port, ready, stop) -> None:  # pragma: no cover - child
-    """Child process: the demo SIP2 server on a free port, counting every frame it receives."""
-    import logging
-
-    from adapters.demo import DemoAdapter
-    from adapters.demo.sip2_server import DemoSip2Server, _Handler
-
-    logging.basicConfig(level=logging.WARNING)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it, also on Ctrl-C
-
-    class CountingHandler(_Handler):
-        def _answer(self, sock, session, frame: bytes) -> bool:
-            command = frame[:2].decode("ascii", "replace")
-            index = COMMANDS.index(command) if command in COMMANDS else len(COMMANDS)
-            with counts.get_lock():
-                counts[index] += 1
-            return super()._answer(sock, session, frame)
-
-    server = DemoSip2Server(DemoAdapter(database), port=0, latency_ms=latency_ms)
-    server._server.RequestHandlerClass = CountingHandler  # the bench's instrument; the server is unchanged
-    server.start()
-    port.value = server.port
-    ready.set()
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-
-
-class Sip2ServerProcess:
-    def __init__(self, database: Path, latency_ms: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.counts = context.Array("q", len(COMMANDS) + 1)
-        self._port = context.Value("i", 0)
-        self._ready, self._stop = context.Event(), context.Event()
-        self._process = context.Process(
-            target=serve_sip2, args=(str(database), latency_ms, self.counts, self._port, self._ready, self._stop),
-            name="demo-sip2-server", daemon=True)
-        self.port = 0
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def start(self) -> Sip2ServerProcess:
-        self._process.start()
-        if not self._ready.wait(60):
-            raise SystemExit("the demo SIP2 server did not start")
-        self.port = self._port.value
-        return self
-
-    def stop(self) -> None:
-        if self._process.pid is None:
-            return
-        self._stop.set()
-        self._process.join(10)
-        if self._process.is_alive():
-            os.kill(self._process.pid, signal.SIGKILL)
-            self._process.join(5)
-
-    def snapshot(self) -> dict[str, int]:
-        with self.counts.get_lock():
-            values = list(self.counts)
-        return dict(zip((*COMMANDS, "other"), values, strict=True))
-
-
 # --- the demo ILS copy ---------------------------------------------------------------------------------
 
 
@@ -166,28 +96,14 @@ def seed_demo(folder: Path, scrypt: bool) -> tuple[Path, list[dict]]:
     """A freshly seeded demo ILS (the template every configuration's copy is made from), and its patrons."""
     from werkzeug.security import generate_password_hash
 
-    from adapters.demo import DemoAdapter
-
     seeded = folder / "seed.sqlite3"
-    demo = DemoAdapter(seeded)
-    demo.today()  # the first use seeds it
-    patrons = demo.demo_patrons()  # what `flask demo patrons --json` prints
+    patrons = seed_demo_ils(seeded).demo_patrons()  # what `flask demo patrons --json` prints
     if not scrypt:
         with sqlite3.connect(seeded) as conn:
             conn.executemany("UPDATE patrons SET password_hash = ? WHERE card = ?",
                              [(generate_password_hash(p["password"], method=CHEAP_HASH), p["card"]) for p in patrons])
         conn.close()
     return seeded, [p for p in patrons if p["case"] not in EXCLUDED_CASES]
-
-
-def copy_database(source: Path, target: Path) -> Path:
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return target
 
 
 def cpu_reference() -> float:
@@ -232,12 +148,6 @@ class Shape:
 
     def __str__(self) -> str:
         return f"{self.workers}x{self.threads}x{self.pool}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Portal:
@@ -417,7 +327,7 @@ class CpuSample:
     workers: dict[int, float]
 
 
-def sample_cpu(portal: Portal, sip2: Sip2ServerProcess) -> CpuSample:
+def sample_cpu(portal: Portal, sip2: DemoSip2ServerProcess) -> CpuSample:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     master = portal.process.pid if portal.process else 0
     workers = {pid: cpu_seconds(pid) for pid in children_of(master)}
@@ -646,7 +556,7 @@ def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[
     work.mkdir()
     database = copy_database(template, work / "demo-ils.sqlite3")
     pickups = ",".join(f"{branch}:{name}" for branch, name in DemoAdapter(database).branch_names().items())
-    sip2 = Sip2ServerProcess(database, args.latency_ms)
+    sip2 = DemoSip2ServerProcess(database, args.latency_ms)
     portal: Portal | None = None
     try:
         sip2.start()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import secrets
-import socket
 import sys
 import tempfile
 import threading
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from app import create_app  # noqa: E402
+from bench.harness import free_port  # noqa: E402
 from extensions import db  # noqa: E402
 from notifications.notices import NoticeRun  # noqa: E402
 from store.models import Preference  # noqa: E402
@@ -51,12 +51,6 @@ class CountingSink:
         with self._lock:
             self.count += 1
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def seed_patrons(demo, count: int, ready_share: float, due_share: float) -> list[tuple[str, str]]:

@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 import os
 import re
 import secrets
 import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -48,74 +46,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import DemoSip2ServerProcess, copy_database, seed_demo_ils  # noqa: E402
+
 CARD, PASSWORD = "2000000006", "ito2024sakura"  # the demo's "many-loans" reader
 SIP2_USER, SIP2_PASSWORD = "bench", "bench-secret"
-COMMANDS = ("93", "99", "63", "17", "29", "65", "15", "35", "23", "97")  # anything else counts as "other"
 PAGES = {"loans": "/loans", "holds": "/holds"}
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-# --- the demo SIP2 server, in a child process ----------------------------------------------------------
-
-
-def serve(database: str, latency_ms: float, counts, port, ready, stop) -> None:  # pragma: no cover - child
-    """Child process: the demo SIP2 server on a free port, counting every frame it receives."""
-    from adapters.demo import DemoAdapter
-    from adapters.demo.sip2_server import DemoSip2Server, _Handler
-
-    logging.basicConfig(level=logging.WARNING)
-
-    class CountingHandler(_Handler):
-        def _answer(self, sock, session, frame: bytes) -> bool:
-            command = frame[:2].decode("ascii", "replace")
-            index = COMMANDS.index(command) if command in COMMANDS else len(COMMANDS)
-            with counts.get_lock():
-                counts[index] += 1
-            return super()._answer(sock, session, frame)
-
-    server = DemoSip2Server(DemoAdapter(database), port=0, latency_ms=latency_ms, user=SIP2_USER,
-                            password=SIP2_PASSWORD)
-    server._server.RequestHandlerClass = CountingHandler  # the bench's instrument; the server is unchanged
-    server.start()
-    port.value = server.port
-    ready.set()
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-
-
-class ServerProcess:
-    def __init__(self, database: Path, latency_ms: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.counts = context.Array("q", len(COMMANDS) + 1)
-        self._port = context.Value("i", 0)
-        self._ready, self._stop = context.Event(), context.Event()
-        self._process = context.Process(
-            target=serve, args=(str(database), latency_ms, self.counts, self._port, self._ready, self._stop),
-            name="demo-sip2-server", daemon=True)
-
-    def __enter__(self) -> ServerProcess:
-        self._process.start()
-        if not self._ready.wait(60):
-            self._process.kill()
-            raise SystemExit("the demo SIP2 server did not start")
-        self.port = self._port.value
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-
-    def snapshot(self) -> list[int]:
-        with self.counts.get_lock():
-            return list(self.counts)
-
-    def total(self) -> int:
-        return sum(self.snapshot())
 
 
 # --- measuring -----------------------------------------------------------------------------------------
@@ -143,7 +79,7 @@ class Figure:
 
 
 class Meter:
-    def __init__(self, server: ServerProcess, repeat: int, latency_ms: float) -> None:
+    def __init__(self, server: DemoSip2ServerProcess, repeat: int, latency_ms: float) -> None:
         self.server = server
         self.repeat = repeat
         self.latency_ms = latency_ms
@@ -159,10 +95,9 @@ class Meter:
             started = time.perf_counter()
             action()
             seconds.append(time.perf_counter() - started)
-            after = self.server.snapshot()
-            delta = [b - a for a, b in zip(counted, after, strict=True)]
-            messages.append(sum(delta))
-            by_command = {name: n for name, n in zip((*COMMANDS, "other"), delta, strict=True) if n}
+            delta = {name: n - counted[name] for name, n in self.server.snapshot().items()}
+            messages.append(sum(delta.values()))
+            by_command = {name: n for name, n in delta.items() if n}
         return Figure(label, messages, seconds, by_command)
 
     def line(self, figure: Figure) -> str:
@@ -254,14 +189,9 @@ def seed(folder: Path) -> Path:
     """A freshly seeded demo ILS, copied (with SQLite's backup API) to the file the server serves."""
     from adapters.demo import DemoAdapter
 
-    seeded, served = folder / "seed.sqlite3", folder / "demo-ils.sqlite3"
-    DemoAdapter(seeded).today()  # the first use seeds it
-    source, target = sqlite3.connect(seeded), sqlite3.connect(served)
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
+    seeded = folder / "seed.sqlite3"
+    seed_demo_ils(seeded)
+    served = copy_database(seeded, folder / "demo-ils.sqlite3")
     demo = DemoAdapter(served)
     patron = demo.find_patron(CARD)
     loans, holds = len(demo.loans(patron.key)), len(demo.holds(patron.key))
@@ -392,7 +322,7 @@ def main() -> None:
           f"median of {args.repeat}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     try:
         database = seed(folder)
-        with ServerProcess(database, args.latency_ms) as server:
+        with DemoSip2ServerProcess(database, args.latency_ms, user=SIP2_USER, password=SIP2_PASSWORD) as server:
             print(f"  demo SIP2 server on 127.0.0.1:{server.port} (child process), counting every frame it receives")
             meter = Meter(server, args.repeat, args.latency_ms)
             naive, naive_titles = measure_naive(meter, server.port)
