@@ -19,7 +19,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from wtforms import HiddenField
 
-from store.preferences import get_preferences, update_preferences
+from store.preferences import update_preferences
 from views.forms import PortalForm
 from views.safety import safe_next_url
 
@@ -97,16 +97,11 @@ class FuriganaForm(PortalForm):
 
 
 def furigana_enabled() -> bool:
-    """On for Japanese pages when the patron (or, before login, this browser session) chose it."""
+    """On for Japanese pages when the patron (saved, copied into the session at login) or, before
+    login, this browser session chose it."""
     if "furigana" not in g:
         locale = get_locale()
-        if locale is None or locale.language != "ja":
-            g.furigana = False
-        elif current_user and current_user.is_authenticated:
-            # The choice made before login in this browser carries on after it.
-            g.furigana = bool(get_preferences(current_user.patron_key).furigana or session.get("furigana"))
-        else:
-            g.furigana = bool(session.get("furigana"))
+        g.furigana = locale is not None and locale.language == "ja" and bool(session.get("furigana"))
     return g.furigana
 
 

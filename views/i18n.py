@@ -1,7 +1,8 @@
 """Language choice and locale-aware formatting.
 
-The language comes from the patron's saved preference, else the choice made in this browser
-session (the switch works before login), else Accept-Language, else the library's default.
+The language comes from the patron's saved preference (copied into the session at login), else
+the choice made in this browser session (the switch works before login), else Accept-Language,
+else the library's default.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from markupsafe import Markup
 from wtforms import HiddenField
 
 from adapters.models import PickupLocation
-from store.preferences import get_preferences, update_preferences
+from store.preferences import update_preferences
 from views.forms import PortalForm
 from views.furigana import furigana_enabled
 from views.safety import safe_next_url
@@ -32,11 +33,9 @@ class LanguageForm(PortalForm):
 
 
 def select_locale() -> str:
+    """The browser session's choice (for a patron, their saved language, copied in at login and
+    kept in step by the switches and the settings page), else Accept-Language, else the default."""
     languages = current_app.config["LANGUAGES"]
-    if current_user and current_user.is_authenticated:
-        saved = get_preferences(current_user.patron_key).language
-        if saved in languages:
-            return saved
     chosen = session.get("language")
     if chosen in languages:
         return chosen

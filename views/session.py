@@ -18,6 +18,7 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 
 from adapters.models import Patron
 from extensions import login_manager
+from store.preferences import get_preferences
 from store.sessions import RedisSessionRegistry, SqlSessionRegistry, new_session_id
 
 SESSION_PATRON = "patron"
@@ -61,6 +62,13 @@ def start_session(patron: Patron) -> PortalUser:
     choices = {name: session[name] for name in DISPLAY_CHOICES if name in session}
     session.clear()
     session.update(choices)
+    # The patron's saved choices win over this browser's; kept in the session so that pages
+    # need not read the store for them.
+    saved = get_preferences(patron.key)
+    if saved.language in current_app.config["LANGUAGES"]:
+        session["language"] = saved.language
+    if saved.furigana:
+        session["furigana"] = True
     user = PortalUser.from_patron(patron)
     session_id = new_session_id()
     registry().add(session_id, patron.key)

@@ -39,6 +39,12 @@ def test_saved_language_applies_to_every_page_and_survives_logout(auth, client, 
     auth.logout()
     login_as("regular")
     assert "Renew selected" in text(client.get("/loans"))
+    auth.logout()
+    with client.session_transaction() as session:
+        session.clear()  # another browser, which asks for Japanese
+    assert "ログイン" in text(client.get("/login"))
+    login_as("regular")
+    assert "Renew selected" in text(client.get("/loans")), "the saved language is taken at login"
 
 
 def test_language_switch_works_before_login_and_comes_back_to_the_page(auth, client):
