@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, String, delete, update
+from sqlalchemy import DateTime, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -43,7 +43,10 @@ class SqlSessionRegistry:
 
     def touch(self, session_id: str, patron_key: str) -> bool:
         """True if the session is still registered, for this patron, and not idle too long; extends it."""
-        entry = db.session.get(LoginSession, session_id)
+        # A plain row, not an ORM object: this runs on every page view.
+        entry = db.session.execute(
+            select(LoginSession.patron_key, LoginSession.last_seen_at).where(LoginSession.session_id == session_id)
+        ).first()
         now = _now()
         if entry is None or entry.patron_key != patron_key or _aware(entry.last_seen_at) < now - self.idle:
             return False
