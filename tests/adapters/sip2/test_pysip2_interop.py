@@ -177,15 +177,16 @@ def build_acs(encoding: str = "utf-8") -> tuple[SIP2Server, list]:
     return server, seen
 
 
-# ``with RunningAcs(server) as port``: the tool's own way to serve pysip2 on 127.0.0.1 from a thread
-# (and to close the listening socket pysip2 0.1.0 leaves to the garbage collector, which no_leaks checks).
+# ``with serving(server) as port``, under the name test_pysip2_adapter.py imports: the tool's own way to
+# serve pysip2 on 127.0.0.1 from a thread, which also closes the listening socket pysip2 0.1.0 leaves
+# to the garbage collector (no_leaks would see it).
 RunningAcs = serving
 
 
 @pytest.mark.parametrize("error_detection", [True, False], ids=["AY-AZ", "no-error-detection"])
 def test_login_status_and_patron_information(error_detection):
     server, seen = build_acs()
-    with RunningAcs(server) as port, Sip2Connection(make_settings(port, error_detection=error_detection)) as conn:
+    with serving(server) as port, Sip2Connection(make_settings(port, error_detection=error_detection)) as conn:
         status = conn.open()
         info = parse_patron_information(
             conn.transact(builders.patron_information_request("LIB", "1001", "1234", summary="charged"))
@@ -200,7 +201,7 @@ def test_login_status_and_patron_information(error_detection):
 
 def test_paging_wrong_password_and_every_other_request():
     server, seen = build_acs()
-    with RunningAcs(server) as port, Sip2Connection(make_settings(port)) as conn:
+    with serving(server) as port, Sip2Connection(make_settings(port)) as conn:
         page = parse_patron_information(
             conn.transact(
                 builders.patron_information_request("LIB", "1001", "1234", summary="charged", start_item=2, end_item=3)
@@ -241,7 +242,7 @@ def test_paging_wrong_password_and_every_other_request():
 @pytest.mark.parametrize("encoding", ["shift_jis", "cp932"])
 def test_shift_jis_reply_with_0x7c_trail_byte(encoding):
     server, _ = build_acs(encoding)
-    with RunningAcs(server) as port, Sip2Connection(make_settings(port, encoding=encoding)) as conn:
+    with serving(server) as port, Sip2Connection(make_settings(port, encoding=encoding)) as conn:
         item = parse_item_information(conn.transact(builders.item_information_request("LIB", "p-1")))
     assert (item.title, item.permanent_location, item.circulation_status) == (POSTER, "本館", "04")
 
@@ -256,7 +257,7 @@ def test_crlf_terminator_breaks_pysip2_and_fails_cleanly(error_detection, failur
     request fails verification (96, every time); without, '\n9' is an unknown command it
     ignores. CR, the default, is the right setting; CRLF is for ACSs such as Koha's."""
     server, _ = build_acs()
-    with RunningAcs(server) as port:
+    with serving(server) as port:
         settings = make_settings(port, terminator="\r\n", error_detection=error_detection, read_timeout=0.3)
         conn = Sip2Connection(settings)
         with pytest.raises(failure):
@@ -266,7 +267,7 @@ def test_crlf_terminator_breaks_pysip2_and_fails_cleanly(error_detection, failur
 
 def test_wrong_sip_credentials():
     server, _ = build_acs()
-    with RunningAcs(server) as port:
+    with serving(server) as port:
         conn = Sip2Connection(make_settings(port, password="wrong"))
         with pytest.raises(Sip2LoginRefused):
             conn.open()
@@ -275,7 +276,7 @@ def test_wrong_sip_credentials():
 
 def test_pool_of_sessions_against_pysip2():
     server, seen = build_acs()
-    with RunningAcs(server) as port:
+    with serving(server) as port:
         pool = Sip2ConnectionPool(make_settings(port, pool_size=3))
         all_holding = threading.Barrier(3, timeout=3)
         errors: list[BaseException] = []
