@@ -4,7 +4,8 @@ Modules: ``codec`` (Message <-> bytes, checksum), ``layouts`` (fixed-field table
 ``builders`` (typed requests), ``responses`` (typed replies), ``dates``, ``settings``,
 ``connection`` (one session), ``pool`` (bounded pool of sessions), ``errors``; and for the
 portal: ``config`` (PORTAL_SIP2_* settings), ``mapping`` (replies -> contract models),
-``items`` (cached, parallel item lookups), ``adapter`` (``Sip2Adapter``).
+``items`` (cached, parallel item lookups), ``adapter`` (``Sip2Adapter``, put together from
+``core`` and one mixin per area: ``auth``, ``account``, ``loans``, ``holds``, ``catalogue``).
 Protocol facts and quirks of real servers: shared/sip2/README.md; deployment: README.md here.
 """
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-import adapters.sip2.adapter as adapter_module
+import adapters.sip2.core as sip2_core
 from adapters.demo.seed import BY_CASE
 from adapters.errors import AuthenticationFailed, IlsUnavailable, NotSupported, RecordNotFound
 from adapters.models import Capability, HoldRequest, HoldStatus, PickupLocation, Reason
@@ -197,7 +197,7 @@ def test_item_details_are_cached_and_renewals_invalidate_them(sip2_adapter, seen
 
 
 def test_thirty_loans_in_pages_with_lookups_in_parallel(demo, demo_sip2, seen, monkeypatch):
-    monkeypatch.setattr(adapter_module, "PAGE_SIZE", 7)
+    monkeypatch.setattr(sip2_core, "PAGE_SIZE", 7)
     sip2_adapter = Sip2Adapter.from_config(sip2_config(demo_sip2.port, demo, SIP2_PREFETCH=False))
     try:
         patron = login(sip2_adapter, "many-loans")
@@ -224,10 +224,10 @@ def test_an_acs_that_ignores_bp_bq_is_read_once():
     with LoopbackAcs(scripted({b"63": all_items})) as acs:
         adapter = loopback_adapter(acs.port)
         try:
-            adapter_module.PAGE_SIZE, saved = 2, adapter_module.PAGE_SIZE
+            sip2_core.PAGE_SIZE, saved = 2, sip2_core.PAGE_SIZE
             loans = adapter.loans("1001")
         finally:
-            adapter_module.PAGE_SIZE = saved
+            sip2_core.PAGE_SIZE = saved
             adapter.close()
         assert len(acs.frames(b"63")) == 2  # charged and overdue, one page each
     assert sorted(loan.item_id for loan in loans) == ["item-1", "item-2", "item-3"]

@@ -183,9 +183,9 @@ def test_authenticate(pysip2_adapter):
 
 
 def test_loans_with_titles_and_due_dates_in_three_formats(pysip2_adapter, library, monkeypatch):
-    import adapters.sip2.adapter as adapter_module
+    import adapters.sip2.core as sip2_core
 
-    monkeypatch.setattr(adapter_module, "PAGE_SIZE", 2)  # pysip2 pages by BP/BQ in our handler
+    monkeypatch.setattr(sip2_core, "PAGE_SIZE", 2)  # pysip2 pages by BP/BQ in our handler
     loans = pysip2_adapter.loans(CARD)
     assert [(loan.item_id, loan.title, loan.due_date) for loan in loans] == [
         ("b-3", "Moby Dick", date(2025, 5, 23)),

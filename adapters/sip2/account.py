@@ -1,0 +1,60 @@
+"""The patron's account: their record and blocks, and the menu's counts and fines, from a 64.
+
+A 64 read in the last few seconds is used again (the login's, for the menu that follows it; the
+loans page's, for the patron it shows beside them). Account blocks come from the patron status
+flags; fines from the fee amount (BV). SIP2 cannot store an email address: that capability is
+never declared.
+"""
+
+from __future__ import annotations
+
+from adapters.errors import InvalidInput
+from adapters.models import AccountSummary, HoldStatus, Patron
+from adapters.sip2 import mapping
+from adapters.sip2.core import Sip2Core
+from adapters.validation import normalize_card_number
+
+
+class AccountMixin(Sip2Core):
+    """``patron``, ``find_patron`` and ``account_summary``."""
+
+    def patron(self, patron_key: str) -> Patron:
+        """From a 64 read in the last few seconds (the loans page reads the loans, then the patron)."""
+        with self._lock:
+            recent = self._recent.get(patron_key)
+        if recent is not None and recent.valid_patron is not False:
+            return mapping.patron_from_status(patron_key, recent)
+        with self._edge("patron", patron_key):
+            return mapping.patron_from_status(patron_key, self._known_patron(patron_key))
+
+    def find_patron(self, card_number: str) -> Patron | None:
+        try:
+            card = normalize_card_number(card_number)
+        except InvalidInput:
+            return None
+        with self._edge("find patron", card):
+            info = self._patron_information(card)
+        found = info.valid_patron if info.valid_patron is not None else bool((info.personal_name or "").strip())
+        return mapping.patron_from_status(card, info) if found else None
+
+    def account_summary(self, patron_key: str) -> AccountSummary:
+        """One 63 (or the one read in the last few seconds: the login's, for the menu that follows
+        it): counts from its fixed fields, fines from BV. A count the ACS leaves blank (FOLIO's
+        unavailable holds) is counted from the list instead."""
+        with self._lock:
+            info = self._recent.get(patron_key)
+        if info is None or info.valid_patron is False:
+            with self._edge("account summary", patron_key):
+                info = self._known_patron(patron_key)
+            self._prefetch_loans(patron_key)  # the menu is where a patron goes next to the loans
+        loans, overdue = info.charged_items_count, info.overdue_items_count
+        if loans is None or overdue is None:
+            current = self.loans(patron_key)
+            loans, overdue = len(current), sum(loan.overdue for loan in current)
+        ready, unavailable = info.hold_items_count, info.unavailable_holds_count
+        if ready is None or unavailable is None:
+            holds = self.holds(patron_key)
+            ready, total = sum(hold.status is HoldStatus.READY for hold in holds), len(holds)
+        else:
+            total = ready + unavailable
+        return mapping.account_summary(info, loans=loans, overdue=overdue, holds=total, ready=ready)

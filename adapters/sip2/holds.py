@@ -1,0 +1,150 @@
+"""The patron's holds, their pickup locations, and placing and cancelling them.
+
+Holds are the 64's hold items (AS: ready for pickup) and unavailable holds (CD: waiting or in
+transit, told apart by the 17's circulation status). A hold's id is the id the ACS lists for it.
+A hold is placed with 15 ``+`` on an item id (the "record", see ``catalogue``) with hold type 2
+(any copy of the title), so the ILS places a title-level hold; it is cancelled with 15 ``-``.
+SIP2 cannot list pickup locations: they are ``SIP2_PICKUP_LOCATIONS``, else the institution.
+``IlsAdapter`` checks that a hold id is the patron's own before ``_cancel_holds`` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.errors import IlsUnavailable, InvalidInput, RecordNotFound, Refused
+from adapters.models import CancelOutcome, Capability, Hold, HoldRequest, HoldStatus, PickupLocation, Reason
+from adapters.sip2 import builders, mapping
+from adapters.sip2.core import OUTCOME_UNKNOWN, Sip2Core, log
+from adapters.sip2.errors import Sip2Error, Sip2Unavailable
+from adapters.sip2.responses import ItemInformation, parse_hold_response
+from adapters.validation import mask_card_number
+
+
+class HoldsMixin(Sip2Core):
+    """``holds``, ``pickup_locations``, ``place_hold``, and the base class's ``cancel_holds``
+    (through ``_cancel_holds``, given only the patron's own holds)."""
+
+    def holds(self, patron_key: str) -> list[Hold]:
+        self.require(Capability.HOLDS)
+        with self._edge("holds", patron_key):
+            lists = self._item_lists(patron_key, ("hold", "unavailable_holds"))
+            ready, unavailable = lists["hold"][1], lists["unavailable_holds"][1]
+            ready_ids = set(ready)
+            waiting = [item_id for item_id in unavailable if item_id not in ready_ids]
+
+            def stale(item_id: str, info: ItemInformation) -> bool:
+                # A cached 18 from before the copy reached the hold shelf lacks its pickup date,
+                # and one from when it sat there is wrong for a hold that is waiting again.
+                if item_id in ready_ids:
+                    return info.circulation_status != mapping.ON_HOLD_SHELF or not info.hold_pickup_date
+                return info.circulation_status == mapping.ON_HOLD_SHELF
+
+            items = self._item_details(ready + waiting, stale=stale)
+        with_record = self.supports(Capability.RECORD_DETAILS)
+        locations = self._configured_locations()
+        holds = [
+            mapping.hold_from_item(item_id, items.get(item_id), ready=item_id in ready_ids, locations=locations,
+                                   with_record=with_record)
+            for item_id in ready + waiting
+        ]
+        return sorted(holds, key=mapping.hold_sort_key)
+
+    def _configured_locations(self) -> list[PickupLocation]:
+        if self.options.pickup_locations:
+            return list(self.options.pickup_locations)
+        institution = self.institution
+        if not institution:
+            return []
+        name = (self._acs.library_name if self._acs else None) or institution
+        return [PickupLocation(institution, name.strip() or institution)]
+
+    def pickup_locations(self, patron_key: str, record_id: str | None = None) -> list[PickupLocation]:
+        """SIP2 cannot list pickup locations: SIP2_PICKUP_LOCATIONS, else the institution itself."""
+        self.require(Capability.PLACE_HOLD)
+        if not self.options.pickup_locations and not self.institution:
+            self.check_ready()  # learn the institution id from the ACS's 98
+        locations = self._configured_locations()
+        if not locations:
+            raise IlsUnavailable("no pickup location: set SIP2_INSTITUTION or SIP2_PICKUP_LOCATIONS")
+        return locations
+
+    def place_hold(self, patron_key: str, request: HoldRequest) -> Hold:
+        self.require(Capability.PLACE_HOLD)
+        pickup = {loc.location_id: loc for loc in self.pickup_locations(patron_key)}.get(request.pickup_location_id)
+        if pickup is None:
+            raise Refused(Reason.INVALID_PICKUP)
+        if request.not_needed_after is not None and request.not_needed_after < self.today():
+            raise InvalidInput("not_needed_after is in the past")
+        record_id = request.record_id
+        with self._edge("place hold", patron_key):
+            info = self._item_details([record_id]).get(record_id)
+            if info is not None and not mapping.item_known(info):
+                raise RecordNotFound(record_id)
+            expiry = mapping.expiry_moment(request.not_needed_after) if request.not_needed_after else None
+            try:
+                answer = parse_hold_response(self._request(lambda institution: builders.hold_request(
+                    "+", institution, patron_key, item_id=record_id, pickup_location=pickup.location_id,
+                    expiration=expiry, hold_type="2", terminal_password=self._terminal_password)))
+            except OUTCOME_UNKNOWN as exc:
+                raise Sip2Unavailable(f"no answer to the hold request: {exc}") from exc
+            finally:
+                self.items.invalidate([record_id])
+                self._forget_status(patron_key)
+        if not answer.ok:
+            text = mapping.screen_message(answer.screen_messages)
+            reason = mapping.reason_from_text(text, mapping.HOLD_PATTERNS)
+            if reason is Reason.NOT_FOUND:
+                raise RecordNotFound(record_id)
+            log.info("SIP2 hold refused (card %s): %s", mask_card_number(patron_key), text)
+            raise Refused(reason, text if reason is Reason.OTHER else None)
+        hold_id = (answer.item_id or "").strip() or record_id
+        self.items.invalidate([hold_id])
+        title = (info.title if info is not None else None) or answer.title or record_id
+        return Hold(
+            hold_id=hold_id, title=title.strip() or record_id, status=HoldStatus.WAITING,
+            record_id=record_id if self.supports(Capability.RECORD_DETAILS) else None,
+            queue_position=answer.queue_position or None, pickup_location=pickup,
+            not_needed_after=request.not_needed_after, placed_on=self.today(),
+        )
+
+    def _cancel_holds(self, patron_key: str, holds: Sequence[Hold]) -> list[CancelOutcome]:
+        def cancel_one(hold: Hold) -> object:
+            if not hold.cancellable:
+                return CancelOutcome(hold.hold_id, False, hold.title, Reason.NOT_CANCELLABLE)
+            try:
+                return parse_hold_response(self._request(lambda institution: builders.hold_request(
+                    "-", institution, patron_key, item_id=hold.hold_id, terminal_password=self._terminal_password)))
+            except Sip2Error as exc:
+                return exc
+
+        with self._edge("cancel holds", patron_key):
+            answers = self._runner.run([lambda hold=hold: cancel_one(hold) for hold in holds])
+        self.items.invalidate(hold.hold_id for hold in holds)
+        self._forget_status(patron_key)
+        failures = [answer for answer in answers if isinstance(answer, Sip2Error)]
+        if failures and len(failures) == len(answers) and not isinstance(failures[0], OUTCOME_UNKNOWN):
+            with self._edge("cancel holds", patron_key):
+                raise failures[0]
+        remaining: set[str] | None = None
+        if any(isinstance(answer, OUTCOME_UNKNOWN) for answer in answers):
+            try:
+                remaining = {hold.hold_id for hold in self.holds(patron_key)}
+            except IlsUnavailable:
+                remaining = None
+        outcomes = []
+        for hold, answer in zip(holds, answers, strict=True):
+            if isinstance(answer, CancelOutcome):
+                outcomes.append(answer)
+            elif isinstance(answer, OUTCOME_UNKNOWN) and remaining is not None and hold.hold_id not in remaining:
+                outcomes.append(CancelOutcome(hold.hold_id, True, hold.title))
+            elif isinstance(answer, Sip2Error):
+                outcomes.append(CancelOutcome(hold.hold_id, False, hold.title, Reason.UNAVAILABLE))
+            elif answer.ok:
+                outcomes.append(CancelOutcome(hold.hold_id, True, hold.title))
+            else:
+                text = mapping.screen_message(answer.screen_messages)
+                reason = mapping.reason_from_text(text, mapping.CANCEL_PATTERNS)
+                outcomes.append(CancelOutcome(hold.hold_id, False, hold.title, reason,
+                                              text if reason is Reason.OTHER else None))
+        return outcomes
