@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any, Self
@@ -161,6 +161,28 @@ class Sip2Core(IlsAdapter):
         except Sip2Error as exc:
             log.error("SIP2 %s%s: %s", action, who, exc)
             raise IlsUnavailable("SIP2 failure") from exc
+
+    def _send_each(self, action: str, patron_key: str, values: Sequence[Any], send: Callable[[Any], object],
+                   touched: Iterable[str]) -> list[object]:
+        """``send(value)`` for each value, in parallel: its answer, or the ``Sip2Error`` in its place.
+        Then the ``touched`` items' 17s and the patron's recent 64 are forgotten. If every one failed,
+        and not with its outcome unknown, the whole action fails (through ``_edge``)."""
+
+        def send_one(value: Any) -> object:
+            try:
+                return send(value)
+            except Sip2Error as exc:
+                return exc
+
+        with self._edge(action, patron_key):
+            answers = self._runner.run([lambda value=value: send_one(value) for value in values])
+        self.items.invalidate(touched)
+        self._forget_status(patron_key)
+        failures = [answer for answer in answers if isinstance(answer, Sip2Error)]
+        if failures and len(failures) == len(answers) and not isinstance(failures[0], OUTCOME_UNKNOWN):
+            with self._edge(action, patron_key):
+                raise failures[0]
+        return answers
 
     def today(self) -> date:
         """The ACS's date, as last seen in a transaction date (the local date until then)."""

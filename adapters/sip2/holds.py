@@ -112,20 +112,10 @@ class HoldsMixin(Sip2Core):
         def cancel_one(hold: Hold) -> object:
             if not hold.cancellable:
                 return CancelOutcome(hold.hold_id, False, hold.title, Reason.NOT_CANCELLABLE)
-            try:
-                return parse_hold_response(self._request(lambda institution: builders.hold_request(
-                    "-", institution, patron_key, item_id=hold.hold_id, terminal_password=self._terminal_password)))
-            except Sip2Error as exc:
-                return exc
+            return parse_hold_response(self._request(lambda institution: builders.hold_request(
+                "-", institution, patron_key, item_id=hold.hold_id, terminal_password=self._terminal_password)))
 
-        with self._edge("cancel holds", patron_key):
-            answers = self._runner.run([lambda hold=hold: cancel_one(hold) for hold in holds])
-        self.items.invalidate(hold.hold_id for hold in holds)
-        self._forget_status(patron_key)
-        failures = [answer for answer in answers if isinstance(answer, Sip2Error)]
-        if failures and len(failures) == len(answers) and not isinstance(failures[0], OUTCOME_UNKNOWN):
-            with self._edge("cancel holds", patron_key):
-                raise failures[0]
+        answers = self._send_each("cancel holds", patron_key, holds, cancel_one, [hold.hold_id for hold in holds])
         remaining: set[str] | None = None
         if any(isinstance(answer, OUTCOME_UNKNOWN) for answer in answers):
             try:

@@ -57,20 +57,10 @@ class LoansMixin(Sip2Core):
         """One 29 per loan, in parallel. A renewal whose answer was lost is looked up afterwards."""
 
         def renew_one(loan: Loan) -> object:
-            try:
-                return parse_renew_response(self._request(lambda institution: builders.renew_request(
-                    institution, patron_key, item_id=loan.item_id, terminal_password=self._terminal_password)))
-            except Sip2Error as exc:
-                return exc
+            return parse_renew_response(self._request(lambda institution: builders.renew_request(
+                institution, patron_key, item_id=loan.item_id, terminal_password=self._terminal_password)))
 
-        with self._edge("renew", patron_key):
-            answers = self._runner.run([lambda loan=loan: renew_one(loan) for loan in loans])
-        self.items.invalidate(loan.item_id for loan in loans)
-        self._forget_status(patron_key)
-        failures = [answer for answer in answers if isinstance(answer, Sip2Error)]
-        if failures and len(failures) == len(answers) and not isinstance(failures[0], OUTCOME_UNKNOWN):
-            with self._edge("renew", patron_key):
-                raise failures[0]
+        answers = self._send_each("renew", patron_key, loans, renew_one, [loan.item_id for loan in loans])
         unknown = [loan for loan, answer in zip(loans, answers, strict=True) if isinstance(answer, OUTCOME_UNKNOWN)]
         after = self._loans_after(patron_key) if unknown else {}
         outcomes = []
