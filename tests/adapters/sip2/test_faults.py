@@ -4,6 +4,8 @@ the timeouts, with no thread or socket left behind (``no_leaks``)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -22,6 +24,24 @@ def free_port() -> int:
         return acs.port
 
 
+def serve(demo, **options) -> DemoSip2Server:
+    """The demo ILS's SIP2 server, with the portal's SIP2 login (on a free port unless ``port`` is given)."""
+    return DemoSip2Server(demo, user=SIP2_USER, password=SIP2_PASSWORD, **options)
+
+
+@contextmanager
+def logged_in_then_stopped(demo) -> Iterator[tuple[Sip2Adapter, str, int]]:
+    """An adapter that logged the regular patron in through a demo SIP2 server that has stopped
+    since: (the adapter, the patron's key, the port to serve on again). Closed afterwards."""
+    with serve(demo) as server:
+        adapter = Sip2Adapter.from_config(sip2_config(server.port, demo))
+        patron = adapter.authenticate(*credentials("regular"))
+    try:
+        yield adapter, patron.key, server.port
+    finally:
+        adapter.close()
+
+
 def test_server_down_at_start_then_up(demo):
     port = free_port()
     adapter = Sip2Adapter.from_config(sip2_config(port, demo))  # the portal starts: nothing connects yet
@@ -30,14 +50,14 @@ def test_server_down_at_start_then_up(demo):
         with pytest.raises(IlsUnavailable):
             adapter.authenticate(*credentials("regular"))
         assert time.monotonic() - started < 2
-        with DemoSip2Server(demo, port=port, user=SIP2_USER, password=SIP2_PASSWORD):
+        with serve(demo, port=port):
             assert adapter.authenticate(*credentials("regular")).display_name
     finally:
         adapter.close()
 
 
 def test_server_slower_than_the_read_timeout(demo):
-    with DemoSip2Server(demo, user=SIP2_USER, password=SIP2_PASSWORD, latency_ms=800) as server:
+    with serve(demo, latency_ms=800) as server:
         adapter = Sip2Adapter.from_config(sip2_config(server.port, demo, SIP2_READ_TIMEOUT=0.3))
         try:
             started = time.monotonic()
@@ -90,26 +110,13 @@ def test_connection_closed_mid_message():
 
 
 def test_server_restart_between_requests(demo):
-    with DemoSip2Server(demo, user=SIP2_USER, password=SIP2_PASSWORD) as server:
-        port = server.port
-        adapter = Sip2Adapter.from_config(sip2_config(port, demo))
-        patron = adapter.authenticate(*credentials("regular"))
-    try:
+    with logged_in_then_stopped(demo) as (adapter, key, port):
         with pytest.raises(IlsUnavailable):  # down: every pooled connection is dead
-            adapter.loans(patron.key)
-        with DemoSip2Server(demo, port=port, user=SIP2_USER, password=SIP2_PASSWORD):
-            assert len(adapter.loans(patron.key)) == 3  # recovered
-    finally:
-        adapter.close()
+            adapter.loans(key)
+        with serve(demo, port=port):
+            assert len(adapter.loans(key)) == 3  # recovered
 
 
 def test_restart_while_idle_is_invisible(demo):
-    with DemoSip2Server(demo, user=SIP2_USER, password=SIP2_PASSWORD) as server:
-        port = server.port
-        adapter = Sip2Adapter.from_config(sip2_config(port, demo))
-        patron = adapter.authenticate(*credentials("regular"))
-    try:
-        with DemoSip2Server(demo, port=port, user=SIP2_USER, password=SIP2_PASSWORD):
-            assert len(adapter.loans(patron.key)) == 3
-    finally:
-        adapter.close()
+    with logged_in_then_stopped(demo) as (adapter, key, port), serve(demo, port=port):
+        assert len(adapter.loans(key)) == 3
