@@ -146,6 +146,29 @@ def sip2_adapter(demo_sip2, demo):
     adapter.close()
 
 
+# --- the whole portal with ADAPTER="sip2" (test_portal.py, test_pysip2_tool.py) ----------------------
+
+from extensions import db  # noqa: E402
+
+
+def english_client(app):
+    """A test client of ``app`` that asks for English pages."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def close_portal(app) -> None:
+    """Close the adapter, and the preference store's connections (no_leaks counts sockets and files)."""
+    app.extensions["shiori.adapter"].close()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def page(response) -> str:
+    return response.get_data(as_text=True)
+
+
 # --- the fixtures tests/adapters/contract.py asks for ------------------------------------------------
 
 

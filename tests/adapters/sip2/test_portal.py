@@ -11,8 +11,7 @@ import pytest
 from adapters.demo.seed import BY_CASE
 from adapters.sip2 import Sip2Adapter
 from app import create_app
-from extensions import db
-from tests.adapters.sip2.conftest import sip2_config
+from tests.adapters.sip2.conftest import close_portal, english_client, page, sip2_config
 from tests.adapters.sip2.loopback import LoopbackAcs
 from tests.conftest import AuthActions
 
@@ -28,30 +27,12 @@ def make_app(app_config, demo_db, port: int, demo=None):
 def sip2_app(app_config, demo_db, demo_sip2, demo):
     app = make_app(app_config, demo_db, demo_sip2.port, demo)
     yield app
-    close(app)
+    close_portal(app)
 
 
 @pytest.fixture
-def client(sip2_app):
-    client = sip2_app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
-@pytest.fixture
-def auth(client):
-    return AuthActions(client)
-
-
-def close(app) -> None:
-    """Close the adapter, and the preference store's connections (no_leaks counts sockets and files)."""
-    app.extensions["shiori.adapter"].close()
-    with app.app_context():
-        db.engine.dispose()
-
-
-def page(response) -> str:
-    return response.get_data(as_text=True)
+def client(sip2_app):  # tests/conftest.py's ``auth`` logs in with it
+    return english_client(sip2_app)
 
 
 def test_login_loans_renew_holds_and_logout(sip2_app, client, auth, demo, demo_sip2):
@@ -109,14 +90,13 @@ def test_the_portal_starts_while_the_ils_is_down(app_config, demo_db):
         port = acs.port
     app = make_app(app_config, demo_db, port)
     try:
-        client = app.test_client()
-        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        client = english_client(app)
         assert client.get("/login").status_code == 200
         response = AuthActions(client).login(REGULAR.card, REGULAR.password)
         assert response.status_code == 503
         assert "The library system is unavailable" in page(response)
     finally:
-        close(app)
+        close_portal(app)
 
 
 def test_item_cache_hits_and_misses_reach_the_metrics(demo_sip2):

@@ -20,8 +20,7 @@ from adapters.errors import AccountLocked, Refused
 from adapters.models import BlockCode, HoldRequest, HoldStatus, Reason
 from adapters.sip2 import Sip2Adapter
 from app import create_app
-from extensions import db
-from tests.conftest import AuthActions
+from tests.adapters.sip2.conftest import close_portal, english_client, page
 from tools.pysip2_acs import DEFAULT_INSTITUTION, DemoLibrary, build_server, serving
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
@@ -29,10 +28,6 @@ pytestmark = pytest.mark.usefixtures("no_leaks")
 ROOT = Path(__file__).resolve().parents[3]
 REGULAR, MANY, READY = BY_CASE["regular"], BY_CASE["many-loans"], BY_CASE["hold-ready"]
 USER, PASSWORD = "shiori", "tool-secret"
-
-
-def page(response) -> str:
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture
@@ -61,21 +56,12 @@ def sip2_settings(port: int, demo: DemoAdapter) -> dict:
 def sip2_app(app_config, acs, demo):
     app = create_app({**app_config, "ADAPTER": "sip2", **sip2_settings(acs[0], demo)})
     yield app
-    app.extensions["shiori.adapter"].close()
-    with app.app_context():
-        db.engine.dispose()
+    close_portal(app)
 
 
 @pytest.fixture
-def client(sip2_app):
-    client = sip2_app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
-@pytest.fixture
-def auth(client):
-    return AuthActions(client)
+def client(sip2_app):  # tests/conftest.py's ``auth`` logs in with it
+    return english_client(sip2_app)
 
 
 def local_date(app, day) -> str:
