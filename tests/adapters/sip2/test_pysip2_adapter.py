@@ -29,7 +29,7 @@ from pysip2 import (
 from adapters.errors import AuthenticationFailed, Refused
 from adapters.models import Capability, HoldRequest, HoldStatus, Reason
 from adapters.sip2 import Sip2Adapter
-from tests.adapters.sip2.test_pysip2_interop import RunningAcs
+from tools.pysip2_acs import serving
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -166,7 +166,7 @@ def library() -> Library:
 
 @pytest.fixture
 def pysip2_adapter(library):
-    with RunningAcs(build(library)) as port:
+    with serving(build(library)) as port:
         adapter = adapter_for(port, SIP2_PICKUP_LOCATIONS="MAIN:本館,EAST:東分館")
         try:
             yield adapter
@@ -236,7 +236,7 @@ def test_holds_place_and_cancel(pysip2_adapter, library):
 
 
 def test_an_acs_without_holds_hides_placing_and_cancelling(library):
-    with RunningAcs(build(library, holds=False)) as port:
+    with serving(build(library, holds=False)) as port:
         adapter = adapter_for(port)
         try:
             adapter.check_ready()
