@@ -83,6 +83,7 @@ from adapters.demo.sip2_common import (  # noqa: E402  (what both demo SIP2 serv
     find_patron,
     list_position,
     patron_for_request,
+    pickup_locations_setting,
     sip_date,
     status_flags,
 )
@@ -498,7 +499,7 @@ def main(argv: list[str] | None = None) -> None:
 
     server = build_server(DemoLibrary(demo), user=args.user, password=args.password, institution=args.institution,
                           encoding=args.encoding, observer=observe)
-    pickups = ",".join(f"{branch}:{name}" for branch, name in demo.branch_names().items())
+    pickups = pickup_locations_setting(demo)
     login = f" PORTAL_SIP2_USER={args.user} PORTAL_SIP2_PASSWORD=..." if args.user else ""
 
     async def run() -> None:

@@ -127,6 +127,7 @@ def clock_command(days: str | None, back: bool) -> None:
 @click.option("--password", default="", help="SIP2 login password (93 CO) to require with --user.")
 def sip2_server_command(port: int, host: str, latency_ms: float, user: str, password: str) -> None:
     """Serve the demo ILS over SIP2, for running the portal with PORTAL_ADAPTER=sip2 against it."""
+    from adapters.demo.sip2_common import pickup_locations_setting
     from adapters.demo.sip2_server import DemoSip2Server
 
     adapter = _adapter()
@@ -134,7 +135,7 @@ def sip2_server_command(port: int, host: str, latency_ms: float, user: str, pass
         server = DemoSip2Server(adapter, host=host, port=port, latency_ms=latency_ms, user=user, password=password)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
-    pickups = ",".join(f"{branch}:{name}" for branch, name in adapter.branch_names().items())
+    pickups = pickup_locations_setting(adapter)
     login = f" PORTAL_SIP2_USER={user} PORTAL_SIP2_PASSWORD=..." if user else ""
     click.echo(f"Demo SIP2 server on {server.host}:{server.port} (institution {server.acs.institution}, "
                f"UTF-8, CR, error detection as the client sends it). Ctrl-C stops it.")

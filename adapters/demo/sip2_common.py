@@ -9,6 +9,7 @@ sends them.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import NamedTuple
 
@@ -120,3 +121,11 @@ def list_position(value: str | None, default: int) -> int:
 def sip_date(day: date | None, time_of_day: str = "235900") -> str | None:
     """A due date or pickup deadline as an 18-character SIP2 date, local time; None for no date."""
     return None if day is None else f"{day:%Y%m%d}    {time_of_day}"
+
+
+def pickup_locations_setting(demo: DemoAdapter) -> str:
+    """``PORTAL_SIP2_PICKUP_LOCATIONS`` for the demo library: its branches with their Japanese and
+    English names, as the servers print it for the portal to be started with."""
+    english = demo.branch_names("en")
+    return json.dumps([{"id": branch, "name": name, "name_en": english[branch]}
+                       for branch, name in demo.branch_names("ja").items()], ensure_ascii=False)

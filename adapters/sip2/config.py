@@ -109,7 +109,8 @@ def as_number(config: Mapping[str, Any], key: str, kind: type[int] | type[float]
 
 
 def parse_pickup_locations(value: Any) -> tuple[PickupLocation, ...]:
-    """``[{"id": "MAIN", "name": "Main"}]`` (as JSON text or already parsed), or ``"MAIN:Main,EAST:East"``."""
+    """``[{"id": "MAIN", "name": "本館", "name_en": "Main Library"}]`` (as JSON text or already parsed;
+    ``name_<language>`` gives the name shown on pages in that language), or ``"MAIN:本館,EAST:東分館"``."""
     if value is None or value == "":
         return ()
     if isinstance(value, str):
@@ -125,15 +126,20 @@ def parse_pickup_locations(value: Any) -> tuple[PickupLocation, ...]:
         raise ValueError("SIP2_PICKUP_LOCATIONS must be a list or 'ID:Name,ID:Name'")
     locations = []
     for entry in value:
+        other_names: tuple[tuple[str, str], ...] = ()
         if isinstance(entry, Mapping):
             location_id, name = str(entry.get("id") or "").strip(), str(entry.get("name") or "").strip()
+            other_names = tuple(
+                (str(key)[len("name_"):], str(text).strip())
+                for key, text in entry.items() if str(key).startswith("name_") and str(text or "").strip()
+            )
         elif isinstance(entry, str):
             location_id, _, name = (part.strip() for part in entry.partition(":"))
         else:
             raise ValueError(f"SIP2_PICKUP_LOCATIONS entry not understood: {entry!r}")
         if not location_id:
             raise ValueError(f"SIP2_PICKUP_LOCATIONS entry without an id: {entry!r}")
-        locations.append(PickupLocation(location_id, name or location_id))
+        locations.append(PickupLocation(location_id, name or location_id, other_names))
     if len({location.location_id for location in locations}) != len(locations):
         raise ValueError("SIP2_PICKUP_LOCATIONS lists an id twice")
     return tuple(locations)

@@ -12,6 +12,7 @@ from adapters.demo.sip2_common import (
     find_patron,
     list_position,
     patron_for_request,
+    pickup_locations_setting,
     sip_date,
     status_flags,
 )
@@ -56,3 +57,12 @@ def test_list_position_and_sip_date():
     assert sip_date(date(2025, 9, 1)) == "20250901    235900"
     assert sip_date(date(2025, 9, 1), "093000") == "20250901    093000"
     assert sip_date(None) is None
+
+
+def test_the_pickup_setting_the_servers_print_is_read_back_with_both_names(demo):
+    from adapters.sip2.config import parse_pickup_locations
+
+    locations = parse_pickup_locations(pickup_locations_setting(demo))
+    assert [location.location_id for location in locations] == list(demo.branch_names())
+    assert [location.name_in("en") for location in locations] == list(demo.branch_names("en").values())
+    assert [location.name for location in locations] == list(demo.branch_names("ja").values())

@@ -53,6 +53,14 @@ def test_config_defaults_and_json_pickup_locations():
     assert settings.error_detection and not settings.tls and settings.user == ""
     assert options.pickup_locations == (PickupLocation("B1", "本館"),)
     assert options.item_cache_seconds == DEFAULTS["SIP2_ITEM_CACHE_SECONDS"]
+    assert options.prefetch is True
+
+
+def test_pickup_locations_may_be_named_in_other_languages():
+    _, options = read_config({"SIP2_HOST": "ils", "SIP2_PICKUP_LOCATIONS":
+                              '[{"id": "B1", "name": "本館", "name_en": "Main Library"}, {"id": "B2", "name": "北分館"}]'})
+    main, north = options.pickup_locations
+    assert (main.name_in("ja"), main.name_in("en"), north.name_in("en")) == ("本館", "Main Library", "北分館")
 
 
 @pytest.mark.parametrize(
