@@ -119,7 +119,7 @@ class ItemLookup:
                 self.on_lookup(item_id in found)
         # The last one is fetched in this thread: no hand-off for a single item, one thread fewer for many.
         for item_id, future in to_send[:-1]:
-            self._runner.submit(lambda item_id=item_id, future=future: self._settle(item_id, future))
+            self._send(item_id, future)
         if to_send:
             self._settle(*to_send[-1])
         fetched = _gather(list(waiting.values()))
@@ -136,13 +136,7 @@ class ItemLookup:
                 if not cached and item_id not in self._in_flight:
                     to_send.append((item_id, self._start(item_id)))
         for item_id, future in to_send:
-            try:
-                self._runner.submit(lambda item_id=item_id, future=future: self._settle(item_id, future))
-            except RuntimeError:  # the adapter is closing
-                with self._lock:
-                    self._marks.pop(future, None)
-                    self._in_flight.pop(item_id, None)
-                future.cancel()
+            self._send(item_id, future)
         return len(to_send)
 
     def get(self, item_id: str) -> ItemInformation:
@@ -183,6 +177,26 @@ class ItemLookup:
         if self._cache is not None:
             self._cache.pop(item_id, None)
         self._in_flight.pop(item_id, None)
+
+    def _send(self, item_id: str, future: Future[ItemInformation]) -> None:
+        """Fetch on the runner's threads. If the runner drops the work (the adapter is closing),
+        the lookup's future is cancelled, so nobody waits on it for ever."""
+
+        def dropped(work: Future[None]) -> None:
+            if work.cancelled():
+                self._abandon(item_id, future)
+
+        try:
+            self._runner.submit(lambda: self._settle(item_id, future)).add_done_callback(dropped)
+        except RuntimeError:  # the runner is shut down already
+            self._abandon(item_id, future)
+
+    def _abandon(self, item_id: str, future: Future[ItemInformation]) -> None:
+        with self._lock:
+            self._marks.pop(future, None)
+            if self._in_flight.get(item_id) is future:
+                del self._in_flight[item_id]
+        future.cancel()
 
     def _settle(self, item_id: str, future: Future[ItemInformation]) -> None:
         """Fetch, then cache the answer unless the item was invalidated meanwhile."""

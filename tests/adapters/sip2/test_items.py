@@ -121,3 +121,18 @@ def test_the_runner_keeps_order_and_raises_the_first_error_after_all_ended(runne
     with pytest.raises(ValueError, match="2"):
         runner.run([call(n) for n in range(6)])
     assert sorted(ended) == [0, 0, 1, 1, 2, 3, 4, 5], "every call ran although two failed"
+
+
+def test_lookups_left_queued_when_the_adapter_closes_end_instead_of_hanging():
+    fetch = HeldFetch()
+    runner = ParallelRunner(1)
+    items = ItemLookup(fetch, runner, ttl=60)
+    items.prefetch(["a", "b", "c"])  # one thread: "a" runs, "b" and "c" wait in the queue
+    assert fetch.started.acquire(timeout=5)
+    queued = items._in_flight["b"]  # what a page view asking for "b" now would wait on
+    closing = threading.Thread(target=runner.close)
+    closing.start()
+    fetch.gate("a").set()
+    closing.join(5)
+    assert queued.cancelled(), "a page joining it would have waited for ever"
+    assert items.in_flight() == 0 and fetch.calls == {"a": 1}
