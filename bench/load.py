@@ -442,11 +442,15 @@ class Patron:
 
 
 async def drive(port: int, accounts: list[dict], patrons: int, warmup: float, duration: float,
-                timeout: float, on_window) -> Stats:
-    """Run the patrons; ``on_window(start|end)`` is called as the measured window opens and closes."""
+                timeout: float, on_window, keep_alive: bool = True) -> Stats:
+    """Run the patrons; ``on_window(start|end)`` is called as the measured window opens and closes.
+    Without ``keep_alive`` every request has a connection of its own, as a reverse proxy that does
+    not keep upstream connections (nginx's default ``proxy_pass``) opens one to gunicorn per request."""
     stats = Stats()
     stop = asyncio.Event()
     headers = {"Accept-Language": "ja", "User-Agent": "shiori-bench-load"}
+    if not keep_alive:
+        headers["Connection"] = "close"
     clients = [Client("127.0.0.1", port, headers=headers) for _ in range(patrons)]
     rng = random.Random(7)
     ramp = min(2.0, warmup / 2)
@@ -580,7 +584,7 @@ def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[
                 metrics_before.update(scrape(portal.port))
 
         stats = asyncio.run(drive(portal.port, accounts, args.patrons, args.warmup, args.duration, args.timeout,
-                                  window))
+                                  window, keep_alive=not args.per_request_connections))
         metrics_after = scrape(portal.port)
         (m0, c0), (m1, c1) = marks["start"], marks["end"]
         seconds = stats.ended - stats.started
@@ -702,6 +706,9 @@ def main() -> None:
     parser.add_argument("--scrypt", action="store_true", help="keep the demo's scrypt password hashes")
     parser.add_argument("--redis", default="", metavar="URL",
                         help="keep sessions in this Redis (e.g. redis://127.0.0.1:6379/15) instead of the SQLite store")
+    parser.add_argument("--per-request-connections", action="store_true",
+                        help="a new connection for every request, as behind nginx's default proxy_pass (each patron's "
+                             "keep-alive connection otherwise stays with the gunicorn worker that accepted it)")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway folder (gunicorn's log) afterwards")
     args = parser.parse_args()
     shapes = args.config or [Shape(4, 8, 4)]
@@ -730,7 +737,8 @@ def main() -> None:
                   f" own cores, where a real ILS is elsewhere (--scrypt keeps it)")
         print(f"  rate limits off (PORTAL_RATELIMIT_ENABLED=false): all patrons share 127.0.0.1 and "
               f"{len(accounts)} accounts ({', '.join(a['case'] for a in accounts)})")
-        print(f"  sessions: {'in Redis at ' + args.redis if args.redis else 'in the SQLite store (the default)'}")
+        print(f"  sessions: {'in Redis at ' + args.redis if args.redis else 'in the SQLite store (the default)'};"
+              f" connections: {'one per request (as behind a reverse proxy)' if args.per_request_connections else 'one keep-alive connection per patron'}")
         results = []
         for shape in shapes:
             results.append(run_config(args, shape, folder, template, accounts))
