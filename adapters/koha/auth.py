@@ -167,12 +167,16 @@ class AuthMixin(KohaCore):
             message = exc.error
             if exc.status == 400:
                 raise Refused(Reason.OTHER, _password_message(message)) from exc
-            if exc.status in (401, 403) and self.settings.change_route == "auto" and (
-                    "basic authentication disabled" in message.lower() or "expired" in message.lower()):
-                log.info("Koha refused the patron's own credentials (%s); changing passwords through the staff "
-                         "route from now on", message)
-                self._public_password_route = False
-                return False
+            if exc.status in (401, 403) and self.settings.change_route == "auto":
+                if "basic authentication disabled" in message.lower():  # Koha-wide: remembered
+                    log.info("Koha refused the patron's own credentials (%s); changing passwords through the "
+                             "staff route from now on", message)
+                    self._public_password_route = False
+                    return False
+                if "expired" in message.lower():  # this patron's password only: the staff route this time
+                    log.info("Koha says patron %s's password has expired; changing it through the staff route",
+                             row.get("patron_id"))
+                    return False
             if exc.status == 401 and "basic authentication disabled" in message.lower():
                 log.error("PORTAL_KOHA_PASSWORD_CHANGE=public needs Koha's syspref RESTBasicAuth")
                 raise NotSupported(Capability.CHANGE_PASSWORD, "Koha refuses Basic authentication") from exc

@@ -476,3 +476,21 @@ def test_a_failed_title_lookup_still_lists_the_loan(koha, login, make_adapter, f
     loans = {loan.loan_id: loan for loan in adapter.loans(patron.key)}
     assert loans[str(checkout)].title == fake.items[item_id]["external_id"]  # its barcode, for want of a title
     assert len(loans) == 3
+
+
+def test_one_patrons_expired_password_does_not_switch_everyone_to_the_staff_route(adapter, koha, fake, monkeypatch):
+    """Koha's public route answering "expired" for one patron (its validation route having said
+    otherwise a moment before) sends that change through the staff route; the next patron's change
+    still goes the public way. Only "Basic authentication disabled" is remembered (test above)."""
+    card, password = credentials("english")
+    patron = adapter.authenticate(card, password)
+    checks = iter([False, True])  # the validation route: not expired; then Basic auth: expired
+    monkeypatch.setattr(fake, "_password_expired", lambda user: next(checks, False))
+    adapter.change_password(patron.key, password, "Emily2025abc")
+    assert password_requests(koha) == [f"{API}/public/patrons/{patron.key}/password",
+                                       f"{API}/patrons/{patron.key}/password"]
+    monkeypatch.undo()
+    other_card, other_password = credentials("regular")
+    other = adapter.authenticate(other_card, other_password)
+    adapter.change_password(other.key, other_password, "Yamada2025abc")
+    assert password_requests(koha)[2:] == [f"{API}/public/patrons/{other.key}/password"]
