@@ -322,6 +322,22 @@ def test_ready_and_in_transit_holds(sip2_adapter, demo):
     assert sip2_adapter.account_summary(patron.key).holds_ready == 1
 
 
+def test_a_hold_that_became_ready_shows_although_the_ready_list_was_counted_empty(sip2_adapter, demo, seen):
+    """The ready list is skipped while the patron's last counts say it is empty; a copy checked in
+    meanwhile makes the fresh counts say otherwise, and the list is read."""
+    patron = login(sip2_adapter, "english")
+    before = sip2_adapter.holds(patron.key)
+    assert before and HoldStatus.READY not in {hold.status for hold in before}
+    seen.clear()
+    assert sip2_adapter.holds(patron.key) == before
+    assert seen.count("63") == 1, "only the list with holds in it"
+    demo.checkin("I0011-1")  # the copy a waiting hold of this patron's was for
+    seen.clear()
+    after = sip2_adapter.holds(patron.key)
+    assert HoldStatus.READY in {hold.status for hold in after}
+    assert seen.count("63") == 2, "the ready list, once the fresh counts announced it"
+
+
 def test_place_a_hold_with_an_expiry_at_the_default_pickup(demo_sip2, demo, seen):
     """Without SIP2_INSTITUTION or SIP2_PICKUP_LOCATIONS the institution the ACS announces is the one
     pickup location, and the ACS picks its branch."""
