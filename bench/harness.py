@@ -21,7 +21,6 @@ import logging
 import multiprocessing
 import signal
 import socket
-import sqlite3
 from pathlib import Path
 
 # The commands counted one by one; any other frame counts as "other".
@@ -46,17 +45,6 @@ def seed_demo_ils(path: Path):
     demo = DemoAdapter(path)
     demo.today()
     return demo
-
-
-def copy_database(source: Path, target: Path) -> Path:
-    """Copy a live SQLite file with the backup API (a file copy would miss the WAL); returns ``target``."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    return target
 
 
 # --- the demo SIP2 server, in a child process ----------------------------------------------------------

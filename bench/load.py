@@ -69,7 +69,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import DemoSip2ServerProcess, copy_database, free_port, seed_demo_ils  # noqa: E402
+from adapters.demo.store import copy_database  # noqa: E402
+from bench.harness import DemoSip2ServerProcess, free_port, seed_demo_ils  # noqa: E402
 from bench.http1 import Client, HttpError, Response  # noqa: E402
 
 EXCLUDED_CASES = {"locked", "first-login"}

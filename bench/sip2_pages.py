@@ -46,7 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import DemoSip2ServerProcess, copy_database, seed_demo_ils  # noqa: E402
+from adapters.demo.store import copy_database  # noqa: E402
+from bench.harness import DemoSip2ServerProcess, seed_demo_ils  # noqa: E402
 
 CARD, PASSWORD = "2000000006", "ito2024sakura"  # the demo's "many-loans" reader
 SIP2_USER, SIP2_PASSWORD = "bench", "bench-secret"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, has_request_context
-
 from extensions import db
 from store.models import Preference
 
@@ -13,19 +11,10 @@ EDITABLE = frozenset({"language", "furigana", "email", "email_confirmed", "notif
 
 
 def get_preferences(patron_key: str) -> Preference:
-    """The patron's preferences; an unsaved default row if they have never changed any.
-
-    Kept for the rest of the request: the language, the furigana switch and the page all ask, and
-    for a patron without a saved row each asking would be another query (SQLAlchemy's identity
-    map only spares the query for rows that exist)."""
-    cached = g.setdefault("shiori_preferences", {}) if has_request_context() else {}
-    preference = cached.get(patron_key)
-    if preference is None:
-        preference = cached[patron_key] = db.session.get(Preference, patron_key) or Preference(
-            patron_key=patron_key, furigana=False, email_confirmed=False, notify_hold_ready=True,
-            notify_due_soon=True,
-        )
-    return preference
+    """The patron's preferences; an unsaved default row if they have never changed any."""
+    return db.session.get(Preference, patron_key) or Preference(
+        patron_key=patron_key, furigana=False, email_confirmed=False, notify_hold_ready=True, notify_due_soon=True
+    )
 
 
 def update_preferences(patron_key: str, **changes: Any) -> Preference:

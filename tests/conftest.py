@@ -4,25 +4,15 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from adapters.demo import DemoAdapter
+from adapters.demo.store import copy_database
 from app import create_app
 
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def copy_database(source: Path, target: Path) -> None:
-    """Copy a live SQLite file with the backup API (a file copy would miss the WAL)."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
 
 
 @pytest.fixture(scope="session")

@@ -77,18 +77,28 @@ class LoginForm(PortalForm):
     next = HiddenField()
 
 
+def new_password_field() -> PasswordField:
+    """The new password, checked against the library's policy (changing it, or setting it after a reset)."""
+    return PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Enter a new password.")), SafeText(PASSWORD_MAX, True), PasswordPolicy()],
+    )
+
+
+def new_password_again_field() -> PasswordField:
+    """The new password typed a second time; it must equal the form's ``new`` field."""
+    return PasswordField(
+        _l("New password (again)"),
+        validators=[DataRequired(_l("Enter the new password again.")), EqualTo("new", _l("The two new passwords differ."))],
+    )
+
+
 class ChangePasswordForm(PortalForm):
     current = PasswordField(
         _l("Current password"), validators=[DataRequired(_l("Enter your current password.")), SafeText(PASSWORD_MAX, True)]
     )
-    new = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(_l("Enter a new password.")), SafeText(PASSWORD_MAX, True), PasswordPolicy()],
-    )
-    confirm = PasswordField(
-        _l("New password (again)"),
-        validators=[DataRequired(_l("Enter the new password again.")), EqualTo("new", _l("The two new passwords differ."))],
-    )
+    new = new_password_field()
+    confirm = new_password_again_field()
 
     def validate_new(self, field) -> None:
         if field.data and field.data == self.current.data:

@@ -18,12 +18,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import EmailField
+from wtforms.validators import DataRequired, Email, Length
 
 from adapters.errors import InvalidInput, Refused
 from adapters.models import Capability
-from adapters.validation import PASSWORD_MAX, mask_card_number, normalize_card_number
+from adapters.validation import mask_card_number, normalize_card_number
 from extensions import db, ils, limiter
 from notifications.mail import mail_enabled
 from notifications.outbox import outbox, send_now
@@ -37,8 +37,8 @@ from notifications.tokens import (
     void_reset_tokens,
 )
 from store.models import Preference
-from views.forms import CardNumberField, PortalForm, SafeText
-from views.passwords import PasswordPolicy, policy_rules
+from views.forms import CardNumberField, PortalForm, SafeText, new_password_again_field, new_password_field
+from views.passwords import policy_rules
 from views.session import end_session, registry
 
 bp = Blueprint("reset", __name__)
@@ -61,14 +61,8 @@ class ForgotPasswordForm(PortalForm):
 
 
 class ResetPasswordForm(PortalForm):
-    new = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(_l("Enter a new password.")), SafeText(PASSWORD_MAX, True), PasswordPolicy()],
-    )
-    confirm = PasswordField(
-        _l("New password (again)"),
-        validators=[DataRequired(_l("Enter the new password again.")), EqualTo("new", _l("The two new passwords differ."))],
-    )
+    new = new_password_field()
+    confirm = new_password_again_field()
 
 
 def reset_available() -> bool:

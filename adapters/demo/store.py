@@ -108,6 +108,18 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> dict[str, Any]:
     return data
 
 
+def copy_database(source: Path, target: Path) -> Path:
+    """Copy a live demo ILS file with SQLite's backup API (a file copy would miss the WAL); returns
+    ``target``. The tests and benchmarks seed one library and serve copies of it."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return target
+
+
 def item_ids(record_id: str, copies: int) -> list[str]:
     """Barcodes of a record's copies: R0001 -> I0001-1, I0001-2, ..."""
     stem = record_id[1:] if record_id[:1].upper() == "R" else record_id

@@ -12,20 +12,25 @@ from adapters.errors import InvalidInput
 from adapters.models import AccountSummary, HoldStatus, Patron
 from adapters.sip2 import mapping
 from adapters.sip2.core import Sip2Core
+from adapters.sip2.responses import PatronInformation
 from adapters.validation import normalize_card_number
 
 
 class AccountMixin(Sip2Core):
     """``patron``, ``find_patron`` and ``account_summary``."""
 
-    def patron(self, patron_key: str) -> Patron:
-        """From a 64 read in the last few seconds (the loans page reads the loans, then the patron)."""
+    def _status(self, patron_key: str, action: str) -> tuple[PatronInformation, bool]:
+        """The patron's 64 read in the last few seconds, else a fresh one; and whether it is fresh."""
         with self._lock:
             recent = self._recent.get(patron_key)
         if recent is not None and recent.valid_patron is not False:
-            return mapping.patron_from_status(patron_key, recent)
-        with self._edge("patron", patron_key):
-            return mapping.patron_from_status(patron_key, self._known_patron(patron_key))
+            return recent, False
+        with self._edge(action, patron_key):
+            return self._known_patron(patron_key), True
+
+    def patron(self, patron_key: str) -> Patron:
+        """From a 64 read in the last few seconds (the loans page reads the loans, then the patron)."""
+        return mapping.patron_from_status(patron_key, self._status(patron_key, "patron")[0])
 
     def find_patron(self, card_number: str) -> Patron | None:
         try:
@@ -41,11 +46,8 @@ class AccountMixin(Sip2Core):
         """One 63 (or the one read in the last few seconds: the login's, for the menu that follows
         it): counts from its fixed fields, fines from BV. A count the ACS leaves blank (FOLIO's
         unavailable holds) is counted from the list instead."""
-        with self._lock:
-            info = self._recent.get(patron_key)
-        if info is None or info.valid_patron is False:
-            with self._edge("account summary", patron_key):
-                info = self._known_patron(patron_key)
+        info, fresh = self._status(patron_key, "account summary")
+        if fresh:
             self._prefetch_loans(patron_key)  # the menu is where a patron goes next to the loans
         loans, overdue = info.charged_items_count, info.overdue_items_count
         if loans is None or overdue is None:

@@ -296,9 +296,12 @@ class Sip2Core(IlsAdapter):
         """17s for these list values, from the cache where fresh."""
         return self.items.lookup(self._sendable_items(item_ids), **kwargs)
 
-    def _remember_loans(self, card: str, item_ids: Sequence[str]) -> None:
+    def _remember_loans(self, card: str, listed: Sequence[str]) -> list[str]:
+        """Keep the listed loans that a 17 can look up, as the hint for ``_prefetch_loans``; returns them."""
+        sendable = self._sendable_items(listed)
         with self._lock:
-            self._listed_loans[card] = tuple(item_ids)
+            self._listed_loans[card] = tuple(sendable)
+        return sendable
 
     def _prefetch_loans(self, card: str) -> None:
         """Start the 17s for the items last listed as this patron's loans, without waiting."""
@@ -307,4 +310,4 @@ class Sip2Core(IlsAdapter):
         with self._lock:
             listed = self._listed_loans.get(card, ())
         if listed:
-            self.items.prefetch(self._sendable_items(listed))
+            self.items.prefetch(listed)

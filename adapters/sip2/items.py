@@ -23,8 +23,6 @@ from adapters.sip2.responses import ItemInformation
 
 T = TypeVar("T")
 MAX_CACHED_ITEMS = 20_000
-# How long an invalidation is remembered: longer than any lookup can be in flight.
-INVALIDATION_MEMORY_SECONDS = 600
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +87,9 @@ class ItemLookup:
         self._runner = runner
         self._lock = threading.Lock()
         self._cache: TTLCache[str, ItemInformation] | None = TTLCache(MAX_CACHED_ITEMS, ttl) if ttl > 0 else None
-        self._invalidated: TTLCache[str, int] = TTLCache(MAX_CACHED_ITEMS, INVALIDATION_MEMORY_SECONDS)
+        # Fetches under way, by item. An invalidation removes the entry, so a fetch that finds itself
+        # no longer registered when it ends knows its answer predates the change.
         self._in_flight: dict[str, Future[ItemInformation]] = {}
-        self._marks: dict[Future[ItemInformation], int] = {}  # a fetch in flight -> invalidation mark at its start
-        self._generation = 0
 
     def lookup(
         self, item_ids: Iterable[str], *, stale: Callable[[str, ItemInformation], bool] | None = None
@@ -166,14 +163,11 @@ class ItemLookup:
     def _start(self, item_id: str) -> Future[ItemInformation]:
         """A future for a fetch about to be sent, joinable by later lookups (lock held)."""
         future: Future[ItemInformation] = Future()
-        self._marks[future] = self._invalidated.get(item_id, 0)
         self._in_flight[item_id] = future
         return future
 
     def _forget(self, item_id: str) -> None:
         """Drop the cached answer and detach a fetch in flight, whose answer will not be cached (lock held)."""
-        self._generation += 1
-        self._invalidated[item_id] = self._generation
         if self._cache is not None:
             self._cache.pop(item_id, None)
         self._in_flight.pop(item_id, None)
@@ -192,28 +186,29 @@ class ItemLookup:
             self._abandon(item_id, future)
 
     def _abandon(self, item_id: str, future: Future[ItemInformation]) -> None:
-        with self._lock:
-            self._marks.pop(future, None)
-            if self._in_flight.get(item_id) is future:
-                del self._in_flight[item_id]
+        self._unregister(item_id, future)
         future.cancel()
+
+    def _unregister(self, item_id: str, future: Future[ItemInformation]) -> bool:
+        """End ``future``'s turn as the fetch in flight; False if an invalidation detached it already."""
+        with self._lock:
+            registered = self._in_flight.get(item_id) is future
+            if registered:
+                del self._in_flight[item_id]
+            return registered
 
     def _settle(self, item_id: str, future: Future[ItemInformation]) -> None:
         """Fetch, then cache the answer unless the item was invalidated meanwhile."""
         try:
             info = self._fetch(item_id)
         except BaseException as exc:
-            with self._lock:
-                self._marks.pop(future, None)
-                if self._in_flight.get(item_id) is future:
-                    del self._in_flight[item_id]
+            self._unregister(item_id, future)
             log.debug("SIP2 item lookup failed: %s", exc)
             future.set_exception(exc)
             return
         with self._lock:
-            if self._in_flight.get(item_id) is future:
+            if self._in_flight.get(item_id) is future:  # not invalidated while it was out
                 del self._in_flight[item_id]
-            unchanged = self._invalidated.get(item_id, 0) == self._marks.pop(future)
-            if self._cache is not None and unchanged:
-                self._cache[item_id] = info
+                if self._cache is not None:
+                    self._cache[item_id] = info
         future.set_result(info)

@@ -38,8 +38,7 @@ class LoansMixin(Sip2Core):
             lists = self._item_lists(patron_key, ("charged", "overdue"))
             (info, charged), (_, overdue) = lists["charged"], lists["overdue"]
             listed = list(dict.fromkeys(charged + overdue))
-            self._remember_loans(patron_key, listed)
-            items = self._item_details(listed)
+            items = self.items.lookup(self._remember_loans(patron_key, listed))
         today = self._acs_date(info) or self.today()
         forecast = mapping.renewal_forecast(info)
         late = set(overdue)

@@ -111,6 +111,13 @@ def use_fake_ils(app, fake: FakeIls) -> FakeIls:
     return fake
 
 
+def drain(app) -> None:
+    """Wait until the mail that pages queued in the background has gone out, so a test can read it."""
+    outbox = app.extensions.get("shiori.outbox")
+    if outbox:
+        outbox.drain()
+
+
 def translated(app, language: str, msgid: str, **variables) -> str:
     """``msgid`` as the app shows it in ``language`` now (English until the catalogue has it)."""
     from flask_babel import force_locale, gettext

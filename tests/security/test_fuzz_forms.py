@@ -43,6 +43,7 @@ from store.preferences import update_preferences
 from tests.adapters.sip2.conftest import sip2_config
 from tests.adapters.sip2.loopback import CLOSE, STANDARD_REPLIES, LoopbackAcs, Raw, standard_acs
 from tests.conftest import csrf_token
+from tests.notifications.conftest import drain
 from tests.notifications.smtp import smtp  # noqa: F401  (the fixture)
 from tests.security.conftest import page
 
@@ -192,9 +193,7 @@ def mail_app(app_config, smtp):  # noqa: F811
     app_config.update(MAIL_HOST="127.0.0.1", MAIL_PORT=smtp.port, PUBLIC_BASE_URL="http://localhost")
     app = create_app(app_config)
     yield app
-    outbox = app.extensions.get("shiori.outbox")
-    if outbox:
-        outbox.drain()
+    drain(app)
     app.extensions["shiori.adapter"].close()
 
 
@@ -206,12 +205,6 @@ def no_failed_jobs(caplog):
     records = caplog.get_records("setup") + caplog.get_records("call") + caplog.records  # (the last: teardown's)
     failures = [record for record in records if record.name == "notifications.outbox"]
     assert failures == [], [record.getMessage() for record in failures]
-
-
-def drain(app) -> None:
-    outbox = app.extensions.get("shiori.outbox")
-    if outbox:
-        outbox.drain()
 
 
 # --- logging in and passwords -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from extensions import db
 from notifications.tokens import confirmation_nonce, confirmation_token
 from store.models import Preference
 from tests.conftest import csrf_token
-from tests.notifications.conftest import translated
+from tests.notifications.conftest import drain, translated
 from tests.notifications.smtp import body, smtp  # noqa: F401  (the fixture)
 
 LINK = re.compile(r"http://localhost(/email/confirm/[^\s<\"]+)")
@@ -27,12 +27,6 @@ def app_config(app_config, smtp):  # noqa: F811
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def drain(app) -> None:
-    outbox = app.extensions.get("shiori.outbox")
-    if outbox:
-        outbox.drain()
 
 
 def preference(app, key: str) -> Preference | None:

@@ -14,7 +14,7 @@ from adapters.models import Capability
 from extensions import db, limiter
 from store.models import PasswordReset
 from tests.conftest import AuthActions, csrf_token
-from tests.notifications.conftest import register_address, translated
+from tests.notifications.conftest import drain, register_address, translated
 from tests.notifications.smtp import body, smtp  # noqa: F401  (the fixture)
 
 LINK = re.compile(r"http://localhost(/password/reset/[A-Za-z0-9_-]+)")
@@ -29,12 +29,6 @@ def app_config(app_config, smtp):  # noqa: F811
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-def drain(app) -> None:
-    outbox = app.extensions.get("shiori.outbox")
-    if outbox:
-        outbox.drain()
 
 
 def ask(auth, card: str, email: str, **kwargs):

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.demo import DemoAdapter
 from adapters.demo.seed import BY_CASE
-from tests.conftest import copy_database
+from adapters.demo.store import copy_database
 
 UNKNOWN_RECORD = "R9999"
 UNKNOWN_CARD = "1999999999"
