@@ -60,12 +60,12 @@ def _serve_counting(database: str, latency_ms: float, user: str, password: str,
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it, also on Ctrl-C
 
     class CountingHandler(_Handler):
-        def _answer(self, sock, session, frame: bytes) -> bool:
+        def _answer(self, sock, session, frame: bytes, received: float) -> bool:
             command = frame[:2].decode("ascii", "replace")
             index = COMMANDS.index(command) if command in COMMANDS else len(COMMANDS)
             with counts.get_lock():
                 counts[index] += 1
-            return super()._answer(sock, session, frame)
+            return super()._answer(sock, session, frame, received)
 
     server = DemoSip2Server(DemoAdapter(database), port=0, latency_ms=latency_ms, user=user, password=password)
     server._server.RequestHandlerClass = CountingHandler  # the bench's instrument; the server is unchanged

@@ -7,7 +7,7 @@
 What it starts, all on free 127.0.0.1 ports, and stops again (by pid, in ``finally``, Ctrl-C included):
 
 * the **demo SIP2 server** (adapters/demo/sip2_server.py) in a child process, over a fresh copy of a
-  freshly seeded demo ILS, delaying every reply by ``--latency-ms``; a subclass of its handler counts
+  freshly seeded demo ILS, answering each request ``--latency-ms`` after it arrives; a subclass of its handler counts
   every frame it receives, so "ILS messages" are counted where the ILS sees them;
 * **gunicorn** with the project's own ``deploy/gunicorn.conf.py`` serving ``app:create_app()``, with
   ``PORTAL_ADAPTER=sip2`` pointed at that server, a throwaway ``PORTAL_INSTANCE_PATH`` made with
@@ -17,7 +17,9 @@ What it starts, all on free 127.0.0.1 ports, and stops again (by pid, in ``final
   simulated patron comes from 127.0.0.1 and the 9 accounts are shared, so the per-address and
   per-card login limits would otherwise refuse almost every login (the limits are not measured here);
 * **the patrons**: ``--patrons`` coroutines in this process (asyncio, with bench/http1.py: one
-  keep-alive connection and one cookie jar each, as a browser has), each looping without pause:
+  cookie jar each, as a browser has; a new connection for every request, as nginx's default
+  ``proxy_pass`` in front of gunicorn opens one, or with ``--keep-alive`` one kept-alive connection
+  each straight to gunicorn), each looping without pause:
   GET /login, POST /login (with the form's CSRF token), GET / (the menu), GET /loans, POST
   /loans/renew (one loan, when the page offers a checkbox), GET /loans (the outcome), GET /holds,
   POST /logout. They use the demo's cards (``flask demo patrons --json``) except ``locked`` and
@@ -155,7 +157,7 @@ class Portal:
     """gunicorn -c deploy/gunicorn.conf.py "app:create_app()", on a throwaway instance folder."""
 
     def __init__(self, folder: Path, shape: Shape, sip2_port: int, database: Path, pickups: str,
-                 redis_url: str = "") -> None:
+                 redis_url: str = "", keep_alive: bool = False) -> None:
         self.folder = folder
         self.port = free_port()
         self.log_path = folder / "gunicorn.log"
@@ -177,6 +179,8 @@ class Portal:
             "SHIORI_THREADS": str(shape.threads),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }
+        if keep_alive:  # browsers straight to gunicorn: let each worker hold idle connections
+            self.env["SHIORI_KEEPALIVE"] = "5"
         if redis_url:  # sessions (and limits, were they on) in Redis, as several instances share them
             self.env.update(PORTAL_SESSION_REDIS_URL=redis_url, PORTAL_RATELIMIT_STORAGE_URI=redis_url)
         self.process: subprocess.Popen | None = None
@@ -459,11 +463,13 @@ async def drive(port: int, accounts: list[dict], patrons: int, warmup: float, du
         stop, ramp * rng.random())) for n, client in enumerate(clients)]
     try:
         await asyncio.sleep(warmup)
+        # on_window reads /proc and scrapes /metrics (blocking I/O): in a thread, so the patrons go on
+        # meanwhile; on this loop, a slow scrape would stall every patron at once.
         stats.started = time.monotonic()
-        on_window("start")
-        await asyncio.sleep(duration)
+        await asyncio.to_thread(on_window, "start")
+        await asyncio.sleep(duration - (time.monotonic() - stats.started))
         stats.ended = time.monotonic()
-        on_window("end")
+        await asyncio.to_thread(on_window, "end")
         stop.set()
         _done, pending = await asyncio.wait(tasks, timeout=timeout + 5)
         for task in pending:
@@ -565,7 +571,7 @@ def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[
     portal: Portal | None = None
     try:
         sip2.start()
-        portal = Portal(work, shape, sip2.port, database, pickups, args.redis)
+        portal = Portal(work, shape, sip2.port, database, pickups, args.redis, args.keep_alive)
         portal.prepare()
         portal.start()
         print(f"  [{shape}] gunicorn pid {portal.process.pid} on 127.0.0.1:{portal.port} "
@@ -585,7 +591,7 @@ def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[
                 metrics_before.update(scrape(portal.port))
 
         stats = asyncio.run(drive(portal.port, accounts, args.patrons, args.warmup, args.duration, args.timeout,
-                                  window, keep_alive=not args.per_request_connections))
+                                  window, keep_alive=args.keep_alive))
         metrics_after = scrape(portal.port)
         (m0, c0), (m1, c1) = marks["start"], marks["end"]
         seconds = stats.ended - stats.started
@@ -707,9 +713,10 @@ def main() -> None:
     parser.add_argument("--scrypt", action="store_true", help="keep the demo's scrypt password hashes")
     parser.add_argument("--redis", default="", metavar="URL",
                         help="keep sessions in this Redis (e.g. redis://127.0.0.1:6379/15) instead of the SQLite store")
-    parser.add_argument("--per-request-connections", action="store_true",
-                        help="a new connection for every request, as behind nginx's default proxy_pass (each patron's "
-                             "keep-alive connection otherwise stays with the gunicorn worker that accepted it)")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="one keep-alive connection per patron straight to gunicorn (SHIORI_KEEPALIVE=5), instead "
+                             "of a connection per request as behind nginx's default proxy_pass; each connection then "
+                             "stays with the worker that accepted it")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway folder (gunicorn's log) afterwards")
     args = parser.parse_args()
     shapes = args.config or [Shape(4, 8, 4)]
@@ -739,7 +746,7 @@ def main() -> None:
         print(f"  rate limits off (PORTAL_RATELIMIT_ENABLED=false): all patrons share 127.0.0.1 and "
               f"{len(accounts)} accounts ({', '.join(a['case'] for a in accounts)})")
         print(f"  sessions: {'in Redis at ' + args.redis if args.redis else 'in the SQLite store (the default)'};"
-              f" connections: {'one per request (as behind a reverse proxy)' if args.per_request_connections else 'one keep-alive connection per patron'}")
+              f" connections: {'one keep-alive connection per patron (--keep-alive)' if args.keep_alive else 'one per request, as behind a reverse proxy'}")
         results = []
         for shape in shapes:
             results.append(run_config(args, shape, folder, template, accounts))

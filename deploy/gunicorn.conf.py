@@ -3,6 +3,15 @@
 Each worker serves ``threads`` requests at once; a page view mostly waits on the ILS (SIP2 or
 HTTP), so threads, not processes, give the concurrency. Keep workers x threads at or below what
 the ILS allows (for SIP2: PORTAL_SIP2_POOL_SIZE connections per worker).
+
+Made for a reverse proxy in front (deploy/nginx.conf.example) that opens one connection per
+request, as nginx's ``proxy_pass`` does by default. A worker takes a connection only when one of
+its threads is free (``worker_connections = threads``), so requests wait in the kernel's one
+queue and go to whichever worker frees a thread first. With gunicorn's default (up to 1,000
+connections a worker), each worker grabs what it can and queues it for its own threads: under
+load one worker's queue grows while another idles, and the slowest pages wait several times the
+average (bench/load.py measured a p99 twice as long). Serving browsers directly with keep-alive
+instead: ``SHIORI_KEEPALIVE=5`` (seconds), which lets each worker hold idle connections again.
 """
 
 import multiprocessing
@@ -13,11 +22,14 @@ bind = os.environ.get("SHIORI_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("SHIORI_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
 threads = int(os.environ.get("SHIORI_THREADS", 8))
 worker_class = "gthread"
+keepalive = int(os.environ.get("SHIORI_KEEPALIVE", 0))
+worker_connections = threads + 1000 if keepalive else threads
 timeout = int(os.environ.get("SHIORI_TIMEOUT", 30))  # above the ILS timeouts, so they fire first
 graceful_timeout = 20
-keepalive = 5
-max_requests = 5000  # recycle workers now and then
-max_requests_jitter = 500
+# Recycle workers now and then (0: never). A new worker starts cold: it opens its SIP2 connections
+# and fills its caches again, so not too often: at 100 requests a second that is every ~8 minutes.
+max_requests = int(os.environ.get("SHIORI_MAX_REQUESTS", 50_000))
+max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 # Log lines never hold a query string: a reset or confirmation token would otherwise be logged.

@@ -6,7 +6,9 @@ It answers 93, 99, 63 (BP/BQ paging; AD checked), 23, 17, 29, 65, 15 (``+`` and 
 (resend the last reply) the way Koha's SIP server does: item barcodes in the 64 lists, refusals as
 ``ok=0`` with an English screen message (AF). Error detection follows the request: a request with
 AY/AZ gets a reply with the same AY and a checksum, a bad checksum gets ``96``. Replies end in CR.
-Unknown commands are ignored, as the spec says. ``latency`` delays every reply (for benchmarks).
+Unknown commands are ignored, as the spec says. ``latency`` is how long after a request arrives its
+reply is sent (for benchmarks): the demo's own work counts toward it, as a real ILS's does, so an
+ILS "at 20 ms" answers in 20 ms however busy the demo's process is, unless its work alone takes longer.
 
 Holds are listed Koha's way: a ready or in-transit hold by the copy set aside for it, a waiting
 hold by its record's first copy; a 15 on any copy of a record places a title-level hold on it.
@@ -349,20 +351,22 @@ class _Handler(socketserver.BaseRequestHandler):
                     continue
                 if not chunk:
                     return
+                received = time.monotonic()
                 buffer += chunk
                 if len(buffer) > MAX_FRAME and b"\r" not in buffer:
                     return
                 while b"\r" in buffer:
                     frame, buffer = buffer.split(b"\r", 1)
                     frame = frame.strip(b"\n")
-                    if frame and not self._answer(sock, session, frame):
+                    if frame and not self._answer(sock, session, frame, received):
                         return
         except OSError:
             return
         finally:
             self.server.track(sock, add=False)
 
-    def _answer(self, sock: socket.socket, session: _Session, frame: bytes) -> bool:
+    def _answer(self, sock: socket.socket, session: _Session, frame: bytes, received: float) -> bool:
+        """Reply to one frame (``received``: when it arrived, by time.monotonic()); False ends the connection."""
         acs: DemoAcs = self.server.acs
         if checksum_verdict(frame) == "mismatch":
             sock.sendall(b"96AZFEF6\r")
@@ -390,7 +394,7 @@ class _Handler(socketserver.BaseRequestHandler):
         if reply is None:
             return True
         if self.server.latency > 0:
-            time.sleep(self.server.latency)
+            time.sleep(max(0.0, self.server.latency - (time.monotonic() - received)))
         data = encode_message(reply, self.server.encoding, sequence=request.sequence,
                               error_detection=request.sequence is not None)
         session.last_reply = data

@@ -117,6 +117,37 @@ def test_latency_delays_every_reply(demo):
             client.close()
 
 
+def test_latency_counts_from_the_request_s_arrival(demo, monkeypatch):
+    """An ILS "at 150 ms" answers 150 ms after the request arrives: its own work is part of that,
+    so the delay added is what is left of the latency, not all of it again."""
+    import types
+
+    from adapters.demo import sip2_server
+
+    delays: list[float] = []
+
+    def record_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(sip2_server, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=record_sleep))
+    with DemoSip2Server(demo, latency_ms=150) as server:
+        respond = server._server.acs.respond
+
+        def slow_respond(request):
+            time.sleep(0.1)  # the ILS's own work
+            return respond(request)
+
+        monkeypatch.setattr(server._server.acs, "respond", slow_respond)
+        client = Wire(server.port)
+        try:
+            client.send_message(builders.sc_status_request())
+            assert client.read().startswith(b"98")
+        finally:
+            client.close()
+    assert len(delays) == 1 and 0 <= delays[0] <= 0.05
+
+
 def test_flask_demo_sip2_server_command(tmp_path, demo_db):
     """A new user's way in: ``flask demo sip2-server --port N`` serves the app's demo database."""
     env = {**os.environ, "PORTAL_INSTANCE_PATH": str(tmp_path / "instance"), "PORTAL_SECRET_KEY": "x" * 32,
