@@ -72,7 +72,7 @@ class CatalogueMixin(KohaCore):
         except (KohaPermissionError, KohaRouteMissing):
             raise
         except IlsUnavailable as exc:
-            log.info("no hold count for biblio %s: %s", biblio_id, exc)
+            log.warning("no hold count for biblio %s: %s", biblio_id, exc)  # the page shows without it
             return None
         if answer.total is not None:
             return answer.total

@@ -37,7 +37,7 @@ class HoldsMixin(KohaCore):
     def pickup_locations(self, patron_key: str, record_id: str | None = None) -> list[PickupLocation]:
         key = str(self._patron_json(patron_key)["patron_id"])
         if record_id is None:
-            rows = [row for row in self.client.get_all("/libraries") if row.get("pickup_location", True)]
+            rows = [row for row in self.titles.libraries() if row.get("pickup_location", True)]
         else:
             rows = self._record_pickup_rows(key, record_id)
         return [mapping.pickup_location(row) for row in rows]

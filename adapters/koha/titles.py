@@ -39,7 +39,7 @@ class TitleCache:
         ttl = max(ttl, 0.001)
         self._biblios: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=4096, ttl=ttl)
         self._item_biblio: TTLCache[str, str] = TTLCache(maxsize=8192, ttl=ttl)
-        self._libraries: TTLCache[str, dict[str, str]] = TTLCache(maxsize=1, ttl=ttl)
+        self._libraries: TTLCache[str, list[dict]] = TTLCache(maxsize=1, ttl=ttl)
         self._lock = threading.Lock()
 
     def remember(self, biblio: Mapping[str, Any]) -> None:
@@ -103,18 +103,21 @@ class TitleCache:
                 self._item_biblio[key] = biblio_id
         return self.biblio(biblio_id)
 
-    def library_names(self) -> dict[str, str]:
-        """Every library's name by its id (``GET /libraries``), for pickup locations."""
+    def libraries(self) -> list[dict]:
+        """Every library as Koha's JSON (``GET /libraries``): names for holds, the pickup list."""
         with self._lock:
             cached = self._libraries.get("all")
         self._looked_up(LIBRARY_CACHE, cached is not None)
         if cached is not None:
             return cached
-        names = {str(row["library_id"]): str(row.get("name") or row["library_id"])
-                 for row in self.client.get_all("/libraries")}
+        rows = list(self.client.get_all("/libraries"))
         with self._lock:
-            self._libraries["all"] = names
-        return names
+            self._libraries["all"] = rows
+        return rows
+
+    def library_names(self) -> dict[str, str]:
+        """Every library's name by its id."""
+        return {str(row["library_id"]): str(row.get("name") or row["library_id"]) for row in self.libraries()}
 
     def _looked_up(self, cache: str, hit: bool) -> None:
         if self.on_lookup is not None:

@@ -1,7 +1,7 @@
 """The Koha adapter's title cache reports every lookup through ``observe_cache``, as the SIP2 item
 cache does, so that ``shiori_cache_lookups_total`` shows its hits and misses: ``koha_biblios``
 (title records), ``koha_item_biblios`` (item -> title, for a Koha that cannot embed the title in a
-checkout) and ``koha_libraries`` (library names). The page-level check is in test_pages.py."""
+checkout) and ``koha_libraries`` (libraries: names, pickup list). The page-level check is in test_pages.py."""
 
 from __future__ import annotations
 
@@ -99,3 +99,14 @@ class TestBeforeKoha2405:
         assert of(seen, BIBLIO_CACHE) == [True] * len(loans)
         assert not koha.requests("GET", prefix="/api/v1/items/")
         assert not koha.requests("GET", prefix=TITLE_REQUESTS)
+
+
+def test_the_pickup_list_comes_from_the_library_cache(adapter, login, koha):
+    """The hold form's list of libraries (no title given) asks Koha for /libraries once, not per form."""
+    patron = login("regular")
+    seen = observe(adapter)
+    first = adapter.pickup_locations(patron.key)
+    koha.reset_calls()
+    assert adapter.pickup_locations(patron.key) == first and first
+    assert of(seen, LIBRARY_CACHE) == [False, True]
+    assert not koha.requests("GET", prefix="/api/v1/libraries")
