@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import signal
 import socket
+import time
 from pathlib import Path
 
 # The commands counted one by one; any other frame counts as "other".
@@ -51,7 +52,7 @@ def seed_demo_ils(path: Path):
 
 
 def _serve_counting(database: str, latency_ms: float, user: str, password: str,
-                    counts, port, ready, stop) -> None:  # pragma: no cover - runs in the child
+                    counts, answer_time, port, ready, stop) -> None:  # pragma: no cover - runs in the child
     """The child process: the demo SIP2 server on a free port, counting every frame into ``counts``."""
     from adapters.demo import DemoAdapter
     from adapters.demo.sip2_server import DemoSip2Server, _Handler
@@ -65,7 +66,12 @@ def _serve_counting(database: str, latency_ms: float, user: str, password: str,
             index = COMMANDS.index(command) if command in COMMANDS else len(COMMANDS)
             with counts.get_lock():
                 counts[index] += 1
-            return super()._answer(sock, session, frame, received)
+            try:
+                return super()._answer(sock, session, frame, received)
+            finally:
+                with answer_time.get_lock():  # arrival to reply sent, as the portal's socket sees it
+                    answer_time[0] += time.monotonic() - received
+                    answer_time[1] += 1
 
     server = DemoSip2Server(DemoAdapter(database), port=0, latency_ms=latency_ms, user=user, password=password)
     server._server.RequestHandlerClass = CountingHandler  # the bench's instrument; the server is unchanged
@@ -88,11 +94,13 @@ class DemoSip2ServerProcess:
     def __init__(self, database: Path, latency_ms: float, *, user: str = "", password: str = "") -> None:
         context = multiprocessing.get_context("spawn")
         self._counts = context.Array("q", len(COMMANDS) + 1)
+        self._answer_time = context.Array("d", 2)  # seconds from arrival to reply, frames answered
         self._port = context.Value("i", 0)
         self._ready, self._stop = context.Event(), context.Event()
         self._process = context.Process(
             target=_serve_counting,
-            args=(str(database), latency_ms, user, password, self._counts, self._port, self._ready, self._stop),
+            args=(str(database), latency_ms, user, password, self._counts, self._answer_time, self._port, self._ready,
+                  self._stop),
             name="demo-sip2-server", daemon=True)
         self.port = 0
 
@@ -129,3 +137,9 @@ class DemoSip2ServerProcess:
         with self._counts.get_lock():
             values = list(self._counts)
         return dict(zip((*COMMANDS, "other"), values, strict=True))
+
+    def answer_time(self) -> tuple[float, int]:
+        """Seconds from each frame's arrival to its reply, added up, and how many frames: the ILS's own
+        reply time, which the ceiling assumes is exactly the latency asked for."""
+        with self._answer_time.get_lock():
+            return self._answer_time[0], int(self._answer_time[1])
