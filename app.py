@@ -79,12 +79,22 @@ def register_store(app: Flask) -> None:
     import store.models  # noqa: F401  (the tables must be known to SQLAlchemy)
     import store.sessions  # noqa: F401
 
+    sqlite = app.config["DATABASE_URL"].startswith("sqlite")
+    if sqlite:
+        from sqlalchemy import event
+
+        with app.app_context():
+            # WAL's commit without an fsync (only checkpoints sync): a commit no longer waits for the
+            # disk while holding the one write lock every worker's login and logout queue on. A power
+            # cut may lose the last commits, never the file.
+            event.listen(db.engine, "connect", lambda connection, _record: connection.execute(
+                "PRAGMA synchronous=NORMAL"))
     if app.config["STORE_AUTO_UPGRADE"]:
         from flask_migrate import upgrade
 
         with app.app_context():
             upgrade(directory=str(MIGRATIONS))
-    if app.config["DATABASE_URL"].startswith("sqlite"):
+    if sqlite:
         with app.app_context(), db.engine.connect() as connection:
             # Readers never wait for a writer (it stays set in the file for every later connection).
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")

@@ -47,3 +47,21 @@ def test_an_idle_session_is_gone(app):
         session_id = new_session_id()
         registry.add(session_id, "P001")
         assert registry.touch(session_id, "P001") is False
+
+
+def test_the_sqlite_store_commits_without_waiting_for_the_disk(app):
+    """Every pooled connection of the embedded store is in WAL mode with synchronous=NORMAL (1): a
+    login's or logout's commit does not fsync while holding the write lock all workers share."""
+    from sqlalchemy import text
+
+    from extensions import db
+
+    with app.app_context():
+        connections = [db.engine.connect() for _ in range(3)]  # not just the one the app started with
+        try:
+            for connection in connections:
+                assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+                assert connection.execute(text("PRAGMA synchronous")).scalar() == 1
+        finally:
+            for connection in connections:
+                connection.close()
