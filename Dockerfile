@@ -22,7 +22,4 @@ USER shiori
 EXPOSE 8000
 # On the port SHIORI_BIND names, should it be changed.
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['SHIORI_BIND'].rpartition(':')[2])"
-# Build the app once before gunicorn starts: it migrates the store (if PORTAL_STORE_AUTO_UPGRADE) and
-# stops on a configuration error. Otherwise every worker migrates a fresh SQLite store at the same
-# time and some fail ("table ... already exists"), which stops gunicorn.
-CMD ["sh", "-c", "python -c 'import app; app.create_app()' && exec gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'"]
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "app:create_app()"]

@@ -92,7 +92,9 @@ def register_store(app: Flask) -> None:
     if app.config["STORE_AUTO_UPGRADE"]:
         from flask_migrate import upgrade
 
-        with app.app_context():
+        from store.upgrade_lock import one_upgrade_at_a_time
+
+        with app.app_context(), one_upgrade_at_a_time(db.engine):  # workers start together
             upgrade(directory=str(MIGRATIONS))
     if sqlite:
         with app.app_context(), db.engine.connect() as connection:
