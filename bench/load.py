@@ -565,8 +565,7 @@ def percentile(values: list[float], share: float) -> float:
 def run_config(args, shape: Shape, folder: Path, template: Path, accounts: list[dict]) -> Result:
     from adapters.demo import DemoAdapter
 
-    work = folder / str(shape)
-    work.mkdir()
+    work = Path(tempfile.mkdtemp(prefix=f"{shape}-", dir=folder))  # a configuration may be given twice
     database = copy_database(template, work / "demo-ils.sqlite3")
     pickups = ",".join(f"{branch}:{name}" for branch, name in DemoAdapter(database).branch_names().items())
     sip2 = DemoSip2ServerProcess(database, args.latency_ms)
