@@ -2,7 +2,7 @@
 
     python bench/load.py                                   # 200 patrons for 60 s, 20 ms per SIP2 reply
     python bench/load.py --duration 10 --patrons 50        # a smoke run
-    python bench/load.py --config 3x8x4 --config 2x8x4     # several configurations (workers x threads x pool)
+    python bench/load.py --config 3x8x4 --config 3x8x3     # several configurations (workers x threads x pool)
 
 What it starts, all on free 127.0.0.1 ports, and stops again (by pid, in ``finally``, Ctrl-C included):
 
@@ -12,9 +12,9 @@ What it starts, all on free 127.0.0.1 ports, and stops again (by pid, in ``final
 * **gunicorn** with the project's own ``deploy/gunicorn.conf.py`` serving ``app:create_app()``, with
   ``PORTAL_ADAPTER=sip2`` pointed at that server, a throwaway ``PORTAL_INSTANCE_PATH`` made with
   ``python -m config.init`` (and ``flask db upgrade``), ``SHIORI_WORKERS``/``SHIORI_THREADS`` and
-  ``PORTAL_SIP2_POOL_SIZE`` from ``--config WxTxP`` (default 3x8x3: the workers and threads
-  deploy/gunicorn.conf.py starts on a 2-core machine, 3 SIP2 connections each: 9 in all, about what
-  two cores keep busy at 20 ms a message; 3x8x4 has the default pool size), and ``PORTAL_RATELIMIT_ENABLED=false``: every
+  ``PORTAL_SIP2_POOL_SIZE`` from ``--config WxTxP`` (default 2x8x4: a worker per core, the default
+  threads and pool size: 8 SIP2 connections, about what two cores keep 80% busy at 20 ms a message;
+  deploy/gunicorn.conf.py itself starts 3 workers on 2 cores: 3x8x4), and ``PORTAL_RATELIMIT_ENABLED=false``: every
   simulated patron comes from 127.0.0.1 and the 9 accounts are shared, so the per-address and
   per-card login limits would otherwise refuse almost every login (the limits are not measured here);
 * **the patrons**: ``--patrons`` coroutines in this process (asyncio, with bench/http1.py: one
@@ -710,8 +710,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the measurement starts")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="the demo SIP2 server's delay per reply")
     parser.add_argument("--config", type=Shape.parse, action="append", metavar="WxTxP",
-                        help="gunicorn workers x threads x SIP2_POOL_SIZE (repeat to compare; default 3x8x3: "
-                        "deploy/gunicorn.conf.py's workers and threads on 2 cores, 9 SIP2 connections in all)")
+                        help="gunicorn workers x threads x SIP2_POOL_SIZE (repeat to compare; default 2x8x4: a worker per "
+                        "core on 2 cores, the default threads and pool size)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a patron waits for one page")
     parser.add_argument("--scrypt", action="store_true", help="keep the demo's scrypt password hashes")
     parser.add_argument("--redis", default="", metavar="URL",
@@ -722,7 +722,7 @@ def main() -> None:
                              "stays with the worker that accepted it")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway folder (gunicorn's log) afterwards")
     args = parser.parse_args()
-    shapes = args.config or [Shape(3, 8, 3)]
+    shapes = args.config or [Shape(2, 8, 4)]
     if args.patrons < 1 or args.duration <= 0 or args.latency_ms <= 0 or args.warmup < 0:
         parser.error("--patrons, --duration and --latency-ms must be positive")
 
