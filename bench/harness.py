@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def _serve_counting(database: str, latency_ms: float, user: str, password: str,
 
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it, also on Ctrl-C
+    # A thread whose wait is over asks for the GIL; with Python's default switch interval it may wait
+    # up to 5 ms for another connection's thread, and the ILS "at 20 ms" answers late.
+    sys.setswitchinterval(0.0005)
 
     class CountingHandler(_Handler):
         def _answer(self, sock, session, frame: bytes, received: float) -> bool:

@@ -393,11 +393,11 @@ class _Handler(socketserver.BaseRequestHandler):
                 return False
         if reply is None:
             return True
-        if self.server.latency > 0:
-            time.sleep(max(0.0, self.server.latency - (time.monotonic() - received)))
         data = encode_message(reply, self.server.encoding, sequence=request.sequence,
                               error_detection=request.sequence is not None)
         session.last_reply = data
+        if self.server.latency > 0:  # all the work done first: after the wait, only the send
+            time.sleep(max(0.0, self.server.latency - (time.monotonic() - received)))
         sock.sendall(data + b"\r")
         return reply.command != "94" or reply.fixed["ok"] == "1"
 
