@@ -19,9 +19,9 @@ import os
 import tempfile
 
 bind = os.environ.get("SHIORI_BIND", "127.0.0.1:8000")
-# One more worker than cores: on 2 cores, 3 workers served more page views than 4 with half the
-# p99 (bench/load.py: 428 against 408 views/s, 595 against 1,151 ms), as 4 busy processes on 2
-# cores keep preempting each other mid-request. At most 8: each worker has its own SIP2 pool.
+# One more worker than cores: on 2 cores, 3 workers served more page views than 4 at the same or a
+# lower p99 (bench/load.py: 398-428 against 386-409 views/s, p99 595-631 against 658-675 ms), as 4
+# busy processes on 2 cores keep preempting each other. At most 8: each worker has its own SIP2 pool.
 workers = int(os.environ.get("SHIORI_WORKERS", min(8, multiprocessing.cpu_count() + 1)))
 threads = int(os.environ.get("SHIORI_THREADS", 8))
 worker_class = "gthread"
