@@ -42,8 +42,7 @@ class AuthMixin(Sip2Core):
         if mapping.is_locked(info):
             raise AccountLocked("the account is locked")
         self._remember_loans(card, [value for value in info.charged_items if value.strip()])
-        if self.options.item_cache_seconds > 0:  # without a cache, nothing would keep the answers
-            self._prefetch_loans(card)
+        self._prefetch_loans(card)
         return mapping.patron_from_status(card, info)
 
     def end_session(self, patron_key: str) -> None:

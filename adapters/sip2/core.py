@@ -274,10 +274,9 @@ class Sip2Core(IlsAdapter):
     # --- 17s for the items listed ---------------------------------------------------------
 
     def _fetch_item(self, item_id: str) -> ItemInformation:
-        info = parse_item_information(self._request(
+        return parse_item_information(self._request(
             lambda institution: builders.item_information_request(institution, item_id, self._terminal_password)
         ))
-        return info
 
     def _sendable_items(self, item_ids: Sequence[str]) -> list[str]:
         """The list values that can go back in a 17's AB field (an ACS listing titles with odd
@@ -304,8 +303,9 @@ class Sip2Core(IlsAdapter):
         return sendable
 
     def _prefetch_loans(self, card: str) -> None:
-        """Start the 17s for the items last listed as this patron's loans, without waiting."""
-        if not self.options.prefetch:
+        """Start the 17s for the items last listed as this patron's loans, without waiting. Only with
+        an item cache: without one, an answer that arrives before a page asks for it is lost."""
+        if not self.options.prefetch or self.options.item_cache_seconds <= 0:
             return
         with self._lock:
             listed = self._listed_loans.get(card, ())

@@ -93,6 +93,23 @@ def test_without_prefetch_the_login_sends_one_message(demo_sip2, demo, seen):
         adapter.close()
 
 
+def test_without_an_item_cache_nothing_is_looked_up_ahead(demo_sip2, demo, seen):
+    """With SIP2_ITEM_CACHE_SECONDS=0 nothing is looked up ahead (an answer arriving before a page
+    asks would be lost): the login and the menu send their 63s only, the loans page one 17 per loan."""
+    adapter = Sip2Adapter.from_config(sip2_config(demo_sip2.port, demo, SIP2_ITEM_CACHE_SECONDS="0"))
+    try:
+        patron = login(adapter, "regular")
+        adapter._forget_status(patron.key)  # the menu a few seconds later reads a fresh 64
+        adapter.account_summary(patron.key)
+        time.sleep(0.2)
+        assert seen == ["63", "63"]
+        seen.clear()
+        assert adapter.loans(patron.key)
+        assert sorted(seen) == ["17", "17", "17", "63"], "each item once, none lost to a race"
+    finally:
+        adapter.close()
+
+
 def test_a_page_joins_lookups_in_flight_and_a_renewal_detaches_them(sip2_adapter, demo_sip2, seen):
     """A loans page asked for while the login's lookups are still out waits for them rather than
     sending its own; a renewal meanwhile makes the renewed item's answer unusable."""
