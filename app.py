@@ -136,7 +136,9 @@ def register_blueprints(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     import notifications
+    from adapters.check_cli import ils_cli
     from adapters.demo.cli import demo_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(ils_cli)  # flask ils check
     notifications.init_app(app)  # flask notices run | test-email

@@ -15,10 +15,10 @@ adapter. Hold ids need only be unique among one patron's holds (over SIP2 a hold
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from adapters.errors import NotSupported, Refused
 from adapters.models import (
@@ -37,6 +37,9 @@ from adapters.models import (
     RenewalResult,
     SearchResult,
 )
+
+if TYPE_CHECKING:
+    from adapters.check import Finding
 
 
 class IlsAdapter(abc.ABC):
@@ -71,6 +74,48 @@ class IlsAdapter(abc.ABC):
 
     def check_ready(self) -> None:
         """Raise ``IlsUnavailable`` if the ILS cannot be reached right now."""
+
+    def check_connection(self, card_number: str | None = None, password: str | None = None) -> Iterator[Finding]:
+        """Read-only diagnosis for ``flask ils check``: what this adapter sees of its ILS.
+
+        The generic part: reachable, then with a card a look at one patron (masked name, counts,
+        holds the portal calls ready, blocks). Adapters yield their protocol's own findings around
+        it (``yield from super().check_connection(...)``). Never renews, places or cancels."""
+        from adapters.check import Finding, mask_name
+        from adapters.errors import AccountLocked, AuthenticationFailed, IlsError
+
+        try:
+            self.check_ready()
+        except IlsError as exc:
+            yield Finding.problem("reachable", f"The library system did not answer: {exc}.")
+            return
+        yield Finding.ok("reachable", "The library system answers.")
+        if card_number is None:
+            return
+        try:
+            patron = self.authenticate(card_number, password or "")
+        except AuthenticationFailed:
+            yield Finding.problem("patron", "The library system refused that card number and password.")
+            return
+        except AccountLocked:
+            yield Finding.problem("patron", "That card is locked in the library system.")
+            return
+        except IlsError as exc:
+            yield Finding.problem("patron", f"Logging the patron in failed: {exc}.")
+            return
+        yield Finding.ok("patron", f"Logged in as {mask_name(patron.display_name)} (key {patron.key}).")
+        try:
+            summary = self.account_summary(patron.key)
+            holds = self.holds(patron.key) if self.supports(Capability.HOLDS) else []
+        except IlsError as exc:
+            yield Finding.problem("patron", f"Reading the patron's account failed: {exc}.")
+            return
+        yield Finding.info("patron", f"{summary.loans} loans ({summary.overdue} overdue), {summary.holds} holds.")
+        for hold in holds:
+            yield Finding.info("hold", f"{(hold.title or hold.hold_id)[:40]!r}: the portal shows it as {hold.status.value}.")
+        for block in patron.blocks:
+            yield Finding.info("block", f"{block.code.value}: {block.message or 'no message from the ILS'}.")
+        self.end_session(patron.key)
 
     # --- patron -----------------------------------------------------------------------------
 
