@@ -6,7 +6,7 @@ Modules: ``codec`` (Message <-> bytes, checksum), ``layouts`` (fixed-field table
 portal: ``config`` (PORTAL_SIP2_* settings), ``mapping`` (replies -> contract models),
 ``items`` (cached, parallel item lookups), ``adapter`` (``Sip2Adapter``, put together from
 ``core`` and one mixin per area: ``auth``, ``account``, ``loans``, ``holds``, ``catalogue``).
-Protocol facts and quirks of real servers: shared/sip2/README.md; deployment: README.md here.
+Protocol facts and quirks of real servers: adapters/sip2/PROTOCOL.md; deployment: README.md here.
 """
 
 from adapters.sip2.adapter import Sip2Adapter

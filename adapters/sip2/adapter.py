@@ -1,6 +1,6 @@
 """``Sip2Adapter``: the portal's contract over 3M SIP2, for any ILS with a SIP2 server.
 
-What SIP2 gives and how it is used (protocol facts: shared/sip2/README.md): login and the
+What SIP2 gives and how it is used (protocol facts: adapters/sip2/PROTOCOL.md): login and the
 account are a 63 Patron Information (``auth``, ``account``); loans and holds are the lists in its
 64, with one 17 Item Information per item for titles and dates (``loans``, ``holds``); renewals
 are 29 and 65, holds are placed and cancelled with 15; a "record" is one item (``catalogue``).

@@ -29,7 +29,7 @@ def wire(message, sequence):
     return encode_message(message, "utf-8", sequence=sequence).decode("utf-8")
 
 
-# Frames asserted by jsip2's tests and invenio-sip2's fixtures (shared/sip2/vectors.txt),
+# Frames asserted by jsip2's tests and invenio-sip2's fixtures (tests/fixtures/sip2/vectors.txt),
 # rebuilt with our builders byte for byte.
 PUBLISHED_FRAMES = [
     (builders.login_request("user", "passwd", "location"), 0, "9300CNuser|COpasswd|CPlocation|AY0AZF2FB"),

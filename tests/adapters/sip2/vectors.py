@@ -1,4 +1,4 @@
-"""Loader for shared/sip2/vectors.txt (beside the repository, as in CI).
+"""Loader for tests/fixtures/sip2/vectors.txt (provenance: tests/fixtures/README.md).
 
 Each vector is a block of ``## source:``, ``## kind:`` and ``## check:`` lines followed by
 the message on one line, kept byte-exact (trailing blanks matter in fixed fields).
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-VECTORS_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "sip2" / "vectors.txt"
+VECTORS_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "sip2" / "vectors.txt"
 _CHECK = re.compile(
     r"## check: (?P<verdict>no-AZ|AZ OK|AZ MISMATCH \(correct would be (?P<correct>[0-9A-F]{4})\))"
     r"\s+len=(?P<length>\d+)"
