@@ -24,6 +24,7 @@ from adapters.models import Capability, Loan, Reason, RenewalOutcome, RenewalRes
 from adapters.sip2 import builders, mapping
 from adapters.sip2.core import OUTCOME_UNKNOWN, Sip2Core, log
 from adapters.sip2.errors import Sip2Error
+from adapters.sip2.profiles import BARCODE
 from adapters.sip2.responses import parse_renew_all_response, parse_renew_response
 from adapters.validation import mask_card_number
 
@@ -38,9 +39,11 @@ class LoansMixin(Sip2Core):
             lists = self._item_lists(patron_key, ("charged", "overdue"))
             (info, charged), (_, overdue) = lists["charged"], lists["overdue"]
             listed = list(dict.fromkeys(charged + overdue))
+            if self.options.profile.loan_ids != BARCODE:  # titles: two copies of one title are two loans
+                listed = charged + [value for value in overdue if value not in charged]
             items = self.items.lookup(self._remember_loans(patron_key, listed))
         today = self._acs_date(info) or self.today()
-        forecast = mapping.renewal_forecast(info)
+        forecast = mapping.renewal_forecast(info, self.options.profile.ignored_flags)
         late = set(overdue)
         loans = [
             mapping.loan_from_item(
@@ -50,6 +53,7 @@ class LoansMixin(Sip2Core):
             )
             for item_id in listed
         ]
+        loans = mapping.number_repeats(loans)
         return sorted(loans, key=lambda loan: (loan.due_date is None, loan.due_date or date.max))
 
     def _renew(self, patron_key: str, loans: Sequence[Loan]) -> RenewalResult:
