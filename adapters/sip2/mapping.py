@@ -35,7 +35,7 @@ from adapters.models import (
 from adapters.sip2 import profiles
 from adapters.sip2.dates import parse_sip_date, parse_sip_datetime
 from adapters.sip2.profiles import ALL, BARCODE, Profile
-from adapters.sip2.responses import ItemInformation, PatronInformation, PatronStatus
+from adapters.sip2.responses import PATRON_STATUS_FLAGS, ItemInformation, PatronInformation, PatronStatus
 
 # Circulation status codes of 18 (README §2.5).
 ON_HOLD_SHELF = "08"
@@ -155,7 +155,8 @@ def blocks_from_status(info: PatronStatus, ignored: frozenset[str] = frozenset()
     card, fines, overdues) is shown instead of the privileges it takes away. The privilege flags become
     CARD_EXPIRED when the screen message speaks of expiry, and hold privileges denied becomes
     TOO_MANY_HOLDS when the patron is at the hold limit (BZ). ``ignored``: the flags the server
-    sets for everyone (Evergreen's recall flag), which say nothing about this patron.
+    sets for everyone (Evergreen's recall flag), which say nothing about this patron. All 14 flags
+    at once are one block, not fourteen causes: FOLIO sets every flag for a manual borrowing block.
     """
     flags = status_flags(info, ignored)
     codes = {FLAG_CONSEQUENCES[flag][1] for flag in flags} - {None}
@@ -166,6 +167,8 @@ def blocks_from_status(info: PatronStatus, ignored: frozenset[str] = frozenset()
         codes.discard(BlockCode.NO_HOLDS)
         codes.add(BlockCode.TOO_MANY_HOLDS)
     causes = [code for code in _CAUSES if code in codes]
+    if len(flags | ignored) == len(PATRON_STATUS_FLAGS):  # every flag: a block, not 14 causes (FOLIO)
+        causes = [code for code in causes if code is BlockCode.CARD_EXPIRED]
     # A cause explains the privileges it takes away (an expired card: no loans, renewals or holds);
     # only without one does the patron read what is stopped.
     stopped = [code for code in (BlockCode.NO_BORROWING, BlockCode.NO_RENEWALS, BlockCode.NO_HOLDS) if code in codes]

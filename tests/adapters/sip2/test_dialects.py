@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.demo.sip2_server import DemoSip2Server
 from adapters.models import BlockCode, Capability, HoldStatus, RenewalStatus
+from adapters.sip2 import Sip2Adapter
+from tests.adapters.sip2.conftest import SIP2_PASSWORD, SIP2_USER, credentials, sip2_config
 from tests.adapters.sip2.loopback import LoopbackAcs, reply_to
 from tests.adapters.sip2.test_adapter import loopback_adapter
 from tests.adapters.sip2.test_connection import scripted
@@ -184,3 +187,23 @@ def test_two_holds_on_one_item_are_two_rows_each_cancelled_once(acs_with):
     cancels = [frame for frame in acs.frames(b"15") if frame[2:3] == b"-"]
     assert len(cancels) == 2 and all(b"ABit-7|" in frame for frame in cancels)
 
+
+
+# --- the demo SIP2 server in the Evergreen dialect, with the demo library's data ----------------------------
+
+
+def test_the_demo_server_as_evergreen_lists_waiting_holds_in_as_as_titles(no_leaks, demo):
+    card, password = credentials("hold-ready")
+    truth = demo.holds(demo.authenticate(card, password).key)
+    with DemoSip2Server(demo, user=SIP2_USER, password=SIP2_PASSWORD, profile="evergreen", datatype="title") as server:
+        adapter = Sip2Adapter.from_config(sip2_config(server.port, demo, SIP2_PROFILE="evergreen"))
+        try:
+            patron = adapter.authenticate(card, password)
+            holds = adapter.holds(patron.key)
+            summary = adapter.account_summary(patron.key)
+        finally:
+            adapter.close()
+    assert sorted((hold.title, hold.status is HoldStatus.READY) for hold in holds) == sorted(
+        (hold.title, hold.status is HoldStatus.READY) for hold in truth)
+    assert any(hold.status is not HoldStatus.READY for hold in truth), "the case needs a hold not yet ready"
+    assert (summary.holds, summary.holds_ready) == (len(truth), sum(h.status is HoldStatus.READY for h in truth))
