@@ -179,7 +179,9 @@ class CheckMixin(Sip2Core):
         for listing in listings:
             item = items.get(listing.listed)
             status = mapping.hold_status(listing, item, profile)
-            yield Finding.info("hold", f"{listing.listed[:40]!r}: the portal shows it as {status.value}, because "
+            title = (item.title or "").strip() if item is not None and mapping.item_known(item) else ""
+            named = f"{listing.listed[:40]!r}" + (f" ({title[:30]})" if title else "")
+            yield Finding.info("hold", f"{named}: the portal shows it as {status.value}, because "
                                f"{_why(listing, item, profile, status)}.")
         self.end_session(card)
 
