@@ -15,13 +15,12 @@ from collections.abc import Iterator
 
 from adapters.check import Finding, mask_name
 from adapters.errors import AccountLocked, AuthenticationFailed, IlsError
-from adapters.models import HoldStatus
 from adapters.sip2 import mapping
 from adapters.sip2.connection import Sip2Connection
 from adapters.sip2.core import Sip2Core
 from adapters.sip2.errors import Sip2Error, Sip2LoginRefused, Sip2ProtocolError, Sip2Timeout
-from adapters.sip2.profiles import ALL, AVAILABLE
-from adapters.sip2.responses import BX_POSITIONS, AcsStatus
+from adapters.sip2.profiles import ALL, AVAILABLE, Profile
+from adapters.sip2.responses import BX_POSITIONS, AcsStatus, ItemInformation
 
 # What the portal loses when the server's BX says no to a message.
 _FEATURES = {
@@ -182,11 +181,12 @@ class CheckMixin(Sip2Core):
             title = (item.title or "").strip() if item is not None and mapping.item_known(item) else ""
             named = f"{listing.listed[:40]!r}" + (f" ({title[:30]})" if title else "")
             yield Finding.info("hold", f"{named}: the portal shows it as {status.value}, because "
-                               f"{_why(listing, item, profile, status)}.")
+                               f"{_why(listing, item, profile)}.")
         self.end_session(card)
 
 
-def _why(listing: mapping.HoldListing, item, profile, status: HoldStatus) -> str:
+def _why(listing: mapping.HoldListing, item: ItemInformation | None, profile: Profile) -> str:
+    """Which evidence ``mapping.hold_status`` went by, in words."""
     circulation = item.circulation_status if mapping.item_known(item) else None
     if listing.unavailable:
         return f"CD lists it as not yet available (18 circulation status {circulation or 'not read'})"

@@ -107,6 +107,8 @@ class LoansMixin(Sip2Core):
         if not answer.ok:
             text = mapping.screen_message(answer.screen_messages)
             return RenewalResult(tuple(_refusal(loan, text, default=Reason.OTHER) for loan in loans))
+        if self.options.profile.loan_ids != BARCODE:
+            return _renewed_by_count(loans, answer)
         ids = [loan.item_id for loan in loans]
         renewed = {mapping.split_unrenewed(value, ids)[0] for value in answer.renewed_items}
         unrenewed = dict(mapping.split_unrenewed(value, ids) for value in answer.unrenewed_items)
@@ -129,6 +131,22 @@ class LoansMixin(Sip2Core):
             return {loan.loan_id: loan for loan in self.loans(patron_key)}
         except IlsUnavailable:
             return {}
+
+
+def _renewed_by_count(loans: Sequence[Loan], answer) -> RenewalResult:
+    """Renew all where the loans are listed by title (Evergreen's default): its 66 names barcodes,
+    which no title matches, so only its counts tell. All renewed, or none, is certain; a mix is
+    reported as such, never guessed per loan."""
+    renewed = answer.renewed_count if answer.renewed_count is not None else len(answer.renewed_items)
+    refused = answer.unrenewed_count if answer.unrenewed_count is not None else len(answer.unrenewed_items)
+    general = mapping.screen_message([*answer.screen_messages, *answer.unrenewed_items])
+    if refused == 0 and renewed >= len(loans):
+        return RenewalResult(tuple(RenewalOutcome(loan.loan_id, True, loan.title) for loan in loans))
+    if renewed == 0:
+        return RenewalResult(tuple(_refusal(loan, general) for loan in loans))
+    text = f"{renewed} of {renewed + refused} loans were renewed; the library system does not say which."
+    return RenewalResult(tuple(RenewalOutcome(loan.loan_id, False, loan.title, reason=Reason.OTHER, message=text)
+                               for loan in loans))
 
 
 def _refusal(loan: Loan, text: str | None, default: Reason = Reason.OTHER) -> RenewalOutcome:

@@ -207,3 +207,23 @@ def test_the_demo_server_as_evergreen_lists_waiting_holds_in_as_as_titles(no_lea
         (hold.title, hold.status is HoldStatus.READY) for hold in truth)
     assert any(hold.status is not HoldStatus.READY for hold in truth), "the case needs a hold not yet ready"
     assert (summary.holds, summary.holds_ready) == (len(truth), sum(h.status is HoldStatus.READY for h in truth))
+
+
+def test_evergreen_loans_by_title_are_each_a_loan_and_renew_all_is_read_by_its_counts(acs_with):
+    """msg64_summary_datatype unset: AU lists titles; renew all (65) answers with barcodes (force_bc)."""
+
+    def titles(request):
+        fields = b"AUEmma|AUEmma|AUMoby Dick|" if summary_of(request) == 2 else b""
+        return patron_64(counts=(0, 0, 3, 0, 0, 0), fields=fields)
+
+    def renewed_all(request, session, nth):
+        return [reply_to(request, b"6610003000020250825    143000AOLIB|BM39000001|BM39000002|BM39000003|")]
+
+    acs, adapter = acs_with(titles, lambda request: UNKNOWN_18, SIP2_PROFILE="evergreen")
+    acs.responder = scripted({b"63": lambda request, session, nth: [reply_to(request, titles(request))],
+                              b"65": renewed_all})
+    loans = adapter.loans("1001")
+    assert sorted(loan.loan_id for loan in loans) == ["Emma", "Emma#2", "Moby Dick"]
+    assert acs.frames(b"17") == [] and not adapter.supports(Capability.RENEW)
+    result = adapter.renew_all("1001")
+    assert [outcome.renewed for outcome in result.outcomes] == [True, True, True]
