@@ -41,6 +41,10 @@ class BlockCode(enum.StrEnum):
     TOO_MANY_HOLDS = "too_many_holds"
     RESTRICTED = "restricted"  # a manual restriction placed by staff
     OTHER = "other"
+    # What a block stops, where the ILS says only that (SIP2's privilege flags), not why:
+    NO_BORROWING = "no_borrowing"  # no new loans (at the counter or a self-check machine)
+    NO_RENEWALS = "no_renewals"  # renewals refused, online too
+    NO_HOLDS = "no_holds"  # reservations cannot be placed
 
 
 class Reason(enum.StrEnum):
@@ -149,6 +153,7 @@ class HoldStatus(enum.StrEnum):
     IN_TRANSIT = "in_transit"
     READY = "ready"
     SUSPENDED = "suspended"
+    UNKNOWN = "unknown"  # the ILS lists the hold but gives no evidence whether it is ready (SIP2 dialects)
 
 
 @dataclass(frozen=True)

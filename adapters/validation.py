@@ -20,7 +20,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def normalize_card_number(raw: str) -> str:
-    """Return the card number as the ILS knows it: NFKC (full-width to ASCII), separators removed.
+    """Return the card number as the ILS knows it: NFKC (full-width to ASCII), separators removed,
+    the letters in the case the patron typed them: Evergreen user names and barcodes and Koha
+    ``userid``s are case-sensitive (``djfiander`` is not ``DJFIANDER``), so only the ILS may fold case.
 
     Raises InvalidInput for anything else: control characters, ``|``, or an overlong value.
     """
@@ -29,7 +31,7 @@ def normalize_card_number(raw: str) -> str:
     value = _SEPARATORS.sub("", value)
     if not value or not value.isascii() or not value.isalnum():
         raise InvalidInput("card number")
-    return value.upper()
+    return value
 
 
 def check_safe_text(value: str, max_length: int, *, allow_delimiter: bool = False) -> str:

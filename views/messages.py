@@ -39,6 +39,9 @@ BLOCKS = {
     BlockCode.TOO_MANY_HOLDS: _l("You have the maximum number of reservations."),
     BlockCode.RESTRICTED: _l("Your account is restricted. Please contact the library."),
     BlockCode.OTHER: _l("Your account has a block. Please contact the library."),
+    BlockCode.NO_BORROWING: _l("Borrowing is not possible at the moment. Please contact the library."),
+    BlockCode.NO_RENEWALS: _l("Renewals are not possible online. Please contact the library."),
+    BlockCode.NO_HOLDS: _l("Reservations are not possible at the moment. Please contact the library."),
 }
 
 HOLD_STATUSES = {
@@ -46,6 +49,7 @@ HOLD_STATUSES = {
     HoldStatus.IN_TRANSIT: _l("On its way to the pickup location"),
     HoldStatus.READY: _l("Ready for pickup"),
     HoldStatus.SUSPENDED: _l("Suspended"),
+    HoldStatus.UNKNOWN: _l("Status unknown: the library system does not say whether it is ready"),
 }
 
 RENEWAL_STATUSES = {

@@ -125,22 +125,32 @@ def clock_command(days: str | None, back: bool) -> None:
               help="Delay every reply by this much (to measure the portal against a slow ILS).")
 @click.option("--user", default="", help="SIP2 login user (93 CN) to require; none by default.")
 @click.option("--password", default="", help="SIP2 login password (93 CO) to require with --user.")
-def sip2_server_command(port: int, host: str, latency_ms: float, user: str, password: str) -> None:
+@click.option("--profile", type=click.Choice(["generic", "koha", "evergreen", "folio"]), default="generic",
+              show_default=True, help="Answer as this SIP2 server does (adapters/sip2/README.md, server profiles).")
+@click.option("--datatype", type=click.Choice(["title", "barcode"]), default="title", show_default=True,
+              help="With --profile evergreen: what the 64 lists carry (Evergreen's msg64_*_datatype).")
+def sip2_server_command(port: int, host: str, latency_ms: float, user: str, password: str, profile: str,
+                        datatype: str) -> None:
     """Serve the demo ILS over SIP2, for running the portal with PORTAL_ADAPTER=sip2 against it."""
     from adapters.demo.sip2_common import pickup_locations_setting
     from adapters.demo.sip2_server import DemoSip2Server
 
     adapter = _adapter()
     try:
-        server = DemoSip2Server(adapter, host=host, port=port, latency_ms=latency_ms, user=user, password=password)
+        server = DemoSip2Server(adapter, host=host, port=port, latency_ms=latency_ms, user=user, password=password,
+                                profile=profile, datatype=datatype)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
     pickups = pickup_locations_setting(adapter)
     login = f" PORTAL_SIP2_USER={user} PORTAL_SIP2_PASSWORD=..." if user else ""
-    click.echo(f"Demo SIP2 server on {server.host}:{server.port} (institution {server.acs.institution}, "
-               f"UTF-8, CR, error detection as the client sends it). Ctrl-C stops it.")
+    dialect = f" PORTAL_SIP2_PROFILE={profile} PORTAL_SIP2_ENCODING=utf-8" if profile != "generic" else ""
+    if profile == "evergreen" and datatype == "barcode":
+        dialect += " PORTAL_SIP2_HOLD_IDS=barcode PORTAL_SIP2_LOAN_IDS=barcode"
+    terminator = "CRLF" if profile == "koha" else "CR"
+    click.echo(f"Demo SIP2 server on {server.host}:{server.port} (institution {server.acs.institution}, profile "
+               f"{profile}, UTF-8, {terminator}, error detection as the client sends it). Ctrl-C stops it.")
     click.echo(f"Run the portal against it with:\n  PORTAL_ADAPTER=sip2 PORTAL_SIP2_HOST={server.host} "
-               f"PORTAL_SIP2_PORT={server.port}{login} PORTAL_SIP2_PICKUP_LOCATIONS='{pickups}' flask run")
+               f"PORTAL_SIP2_PORT={server.port}{login}{dialect} PORTAL_SIP2_PICKUP_LOCATIONS='{pickups}' flask run")
     if host not in ("127.0.0.1", "::1", "localhost"):
         click.echo("Warning: SIP2 is unencrypted and this server lets anyone with a card number read the account.",
                    err=True)

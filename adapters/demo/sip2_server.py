@@ -12,6 +12,14 @@ ILS "at 20 ms" answers in 20 ms however busy the demo's process is, unless its w
 
 Holds are listed Koha's way: a ready or in-transit hold by the copy set aside for it, a waiting
 hold by its record's first copy; a 15 on any copy of a record places a title-level hold on it.
+
+``profile`` makes it answer as one server does (adapters/sip2/profiles.py; the README beside the
+SIP2 adapter cites each server's code): ``generic`` and ``koha`` list ready holds in AS and the
+others in CD (``koha`` ends replies with CRLF, as Koha does unless its account says CR);
+``evergreen`` lists every open hold in AS and the not-yet-ready ones in CD, as titles unless
+``datatype="barcode"`` (Evergreen's msg64_hold_datatype / msg64_summary_datatype), and sets the
+recall-privileges-denied flag for every patron; ``folio`` lists every open hold in AS, leaves CD
+and its count empty, sets all 14 flags for a blocked patron and announces no hold message in BX.
 """
 
 from __future__ import annotations
@@ -51,12 +59,14 @@ log = logging.getLogger(__name__)
 #  0 patron status, 1 checkout, 2 checkin, 3 block patron, 4 status, 5 resend, 6 login, 7 patron info,
 #  8 end session, 9 fee paid, 10 item info, 11 item status update, 12 patron enable, 13 hold, 14 renew, 15 renew all
 SUPPORTED_MESSAGES = "YNNNYYYYYNYNNYYY"
+PROFILES = ("generic", "koha", "evergreen", "folio")
 MAX_FRAME = 65536
 
 # A patron's holds with the id a 64 lists them by (as Koha): the copy set aside, else the record's first copy.
 HOLD_ROWS_SQL = (
     "SELECT h.id, h.status, h.record_id, COALESCE(h.item_id, (SELECT i.id FROM items i"
-    " WHERE i.record_id = h.record_id ORDER BY i.rowid LIMIT 1)) AS listed FROM holds h"
+    " WHERE i.record_id = h.record_id ORDER BY i.rowid LIMIT 1)) AS listed,"
+    " (SELECT r.title FROM records r WHERE r.id = h.record_id) AS title FROM holds h"
     " WHERE h.patron_key = ? ORDER BY CASE h.status WHEN 'ready' THEN 0 WHEN 'in_transit' THEN 1 ELSE 2 END,"
     " h.pickup_deadline, h.id"
 )
@@ -100,6 +110,8 @@ class DemoAcs:
     library_name: str = "Shiori Demo Library"
     user: str = ""
     password: str = field(default="", repr=False)
+    profile: str = "generic"
+    datatype: str = "barcode"  # evergreen: what the 64 lists carry, barcode or title
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -126,8 +138,8 @@ class DemoAcs:
         fixed = {"online_status": "Y", "checkin_ok": "N", "checkout_ok": "N", "acs_renewal_policy": "Y",
                  "status_update_ok": "N", "offline_ok": "N", "timeout_period": "030", "retries_allowed": "003",
                  "date_time_sync": self.now(), "protocol_version": "2.00"}
-        return self._reply("98", fixed, [("AO", self.institution), ("AM", self.library_name),
-                                         ("BX", SUPPORTED_MESSAGES)])
+        supported = SUPPORTED_MESSAGES if self.profile != "folio" else SUPPORTED_MESSAGES[:13] + "N" + "YY"
+        return self._reply("98", fixed, [("AO", self.institution), ("AM", self.library_name), ("BX", supported)])
 
     def _account(self, card: str) -> _Account | None:
         """Everything a 23 or 64 says about a patron, read in one demo transaction."""
@@ -146,13 +158,24 @@ class DemoAcs:
             fines = conn.execute("SELECT amount, description FROM fines WHERE patron_key = ? ORDER BY id",
                                  (row["key"],)).fetchall()
             today = demo.store.today(conn)
+        titles = self.profile == "evergreen" and self.datatype == "title"
+        loan_value = (lambda loan: loan.title) if titles else (lambda loan: loan.item_id)
+        hold_value = "title" if titles else "listed"
+        ready = [hold[hold_value] for hold in holds if hold["status"] == "ready"]
+        other = [hold[hold_value] for hold in holds if hold["status"] != "ready"]
+        if self.profile == "evergreen":  # every open hold in AS, those not on the shelf in CD
+            hold_items, unavailable = [hold[hold_value] for hold in holds], other
+        elif self.profile == "folio":  # every open request in AS; CD holds closed requests (none kept here)
+            hold_items, unavailable = [hold[hold_value] for hold in holds], []
+        else:
+            hold_items, unavailable = ready, other
         return _Account(
             patron=patron, language="001" if row["language"] == "en" else "014", now=_moment(today),
             lists={
-                "AU": [loan.item_id for loan in loans],
-                "AT": [loan.item_id for loan in loans if loan.overdue],
-                "AS": [hold["listed"] for hold in holds if hold["status"] == "ready"],
-                "CD": [hold["listed"] for hold in holds if hold["status"] != "ready"],
+                "AU": [loan_value(loan) for loan in loans],
+                "AT": [loan_value(loan) for loan in loans if loan.overdue],
+                "AS": hold_items,
+                "CD": unavailable,
                 "AV": [f"{fine['amount']} {fine['description']}" for fine in fines],
                 "BU": [],
             },
@@ -170,6 +193,10 @@ class DemoAcs:
             return fixed, fields, None, ["Invalid cardnumber"]
         patron = account.patron
         status, messages = status_flags(patron)
+        if self.profile == "evergreen":  # recall_ok is 0 unless patron_calculate_recal_ok; hold_ok is charge_ok
+            status = status[:2] + "Y" + status[0] + status[4:]
+        elif self.profile == "folio" and "Y" in status[:4]:  # a borrowing block sets every flag
+            status = "Y" * 14
         password_ok, locked = check_password(self.demo, patron.card_number, request.get("AD"))
         if locked:
             status, messages = "YYYY" + status[4:], [*messages, "Account locked"]
@@ -195,6 +222,8 @@ class DemoAcs:
         counts = {name: f"{len(lists[fid]):04d}" for name, fid in (
             ("hold_items_count", "AS"), ("overdue_items_count", "AT"), ("charged_items_count", "AU"),
             ("fine_items_count", "AV"), ("recall_items_count", "BU"), ("unavailable_holds_count", "CD"))}
+        if self.profile == "folio":
+            counts["unavailable_holds_count"] = "    "  # edge-sip2 sets it to null
         summary_flags = request.fixed.get("summary", "")
         if "Y" in summary_flags.upper():
             field_id = ("AS", "AT", "AU", "AV", "BU", "CD", None, None, None, None)[summary_flags.upper().index("Y")]
@@ -398,7 +427,7 @@ class _Handler(socketserver.BaseRequestHandler):
         session.last_reply = data
         if self.server.latency > 0:  # all the work done first: after the wait, only the send
             time.sleep(max(0.0, self.server.latency - (time.monotonic() - received)))
-        sock.sendall(data + b"\r")
+        sock.sendall(data + (b"\r\n" if acs.profile == "koha" else b"\r"))
         return reply.command != "94" or reply.fixed["ok"] == "1"
 
 
@@ -444,8 +473,13 @@ class DemoSip2Server:
         institution: str = DEFAULT_INSTITUTION,
         library_name: str = "Shiori Demo Library",
         encoding: str = "utf-8",
+        profile: str = "generic",
+        datatype: str = "barcode",
     ) -> None:
-        acs = DemoAcs(demo, institution=institution, library_name=library_name, user=user, password=password)
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+        acs = DemoAcs(demo, institution=institution, library_name=library_name, user=user, password=password,
+                      profile=profile, datatype=datatype)
         self._server = _TcpServer((host, port), acs, latency=max(latency_ms, 0) / 1000, encoding=encoding)
         self._thread: threading.Thread | None = None
 

@@ -12,6 +12,7 @@ from adapters.errors import InvalidInput
 from adapters.models import AccountSummary, HoldStatus, Patron
 from adapters.sip2 import mapping
 from adapters.sip2.core import Sip2Core
+from adapters.sip2.profiles import ALL
 from adapters.sip2.responses import PatronInformation
 from adapters.validation import normalize_card_number
 
@@ -30,7 +31,8 @@ class AccountMixin(Sip2Core):
 
     def patron(self, patron_key: str) -> Patron:
         """From a 64 read in the last few seconds (the loans page reads the loans, then the patron)."""
-        return mapping.patron_from_status(patron_key, self._status(patron_key, "patron")[0])
+        return mapping.patron_from_status(patron_key, self._status(patron_key, "patron")[0],
+                                          self.options.profile.ignored_flags)
 
     def find_patron(self, card_number: str) -> Patron | None:
         try:
@@ -40,7 +42,7 @@ class AccountMixin(Sip2Core):
         with self._edge("find patron", card):
             info = self._patron_information(card)
         found = info.valid_patron if info.valid_patron is not None else bool((info.personal_name or "").strip())
-        return mapping.patron_from_status(card, info) if found else None
+        return mapping.patron_from_status(card, info, self.options.profile.ignored_flags) if found else None
 
     def account_summary(self, patron_key: str) -> AccountSummary:
         """One 63 (or the one read in the last few seconds: the login's, for the menu that follows
@@ -53,10 +55,14 @@ class AccountMixin(Sip2Core):
         if loans is None or overdue is None:
             current = self.loans(patron_key)
             loans, overdue = len(current), sum(loan.overdue for loan in current)
-        ready, unavailable = info.hold_items_count, info.unavailable_holds_count
-        if ready is None or unavailable is None:
-            holds = self.holds(patron_key)
+        profile = self.options.profile
+        listed, unavailable = info.hold_items_count, info.unavailable_holds_count
+        if listed is None or unavailable is None or not profile.unavailable_holds:
+            holds = self.holds(patron_key)  # the counts cannot tell: FOLIO's blank CD count, its closed requests
             ready, total = sum(hold.status is HoldStatus.READY for hold in holds), len(holds)
+        elif profile.hold_items == ALL:  # AS counts every open hold, CD those not yet available (Evergreen)
+            ready, total = max(listed - unavailable, 0), listed
         else:
-            total = ready + unavailable
-        return mapping.account_summary(info, loans=loans, overdue=overdue, holds=total, ready=ready)
+            ready, total = listed, listed + unavailable
+        return mapping.account_summary(info, loans=loans, overdue=overdue, holds=total, ready=ready,
+                                       ignored=profile.ignored_flags)

@@ -23,6 +23,7 @@ settings, the connection pool, what the ACS announced, the patron's 63 and 64 li
 ``loans``      ``loans``, renewals (29, 65)
 ``holds``      ``holds``, ``pickup_locations``, ``place_hold``, cancel (15)
 ``catalogue``  ``record`` (17)
+``diagnose``   ``check_connection`` (``flask ils check``): 93, 99, and read-only 63/17/35
 =============  ====================================================================
 """
 
@@ -34,11 +35,12 @@ from adapters.sip2.account import AccountMixin
 from adapters.sip2.auth import AuthMixin
 from adapters.sip2.catalogue import CatalogueMixin
 from adapters.sip2.config import IMPLEMENTED
+from adapters.sip2.diagnose import CheckMixin
 from adapters.sip2.holds import HoldsMixin
 from adapters.sip2.loans import LoansMixin
 
 
-class Sip2Adapter(AuthMixin, AccountMixin, LoansMixin, HoldsMixin, CatalogueMixin):
+class Sip2Adapter(CheckMixin, AuthMixin, AccountMixin, LoansMixin, HoldsMixin, CatalogueMixin):
     """``PORTAL_ADAPTER=sip2``: built by ``Sip2Adapter.from_config(app.config)`` (``core.Sip2Core``)."""
 
     name: ClassVar[str] = "sip2"

@@ -43,7 +43,7 @@ class AuthMixin(Sip2Core):
             raise AccountLocked("the account is locked")
         self._remember_loans(card, [value for value in info.charged_items if value.strip()])
         self._prefetch_loans(card)
-        return mapping.patron_from_status(card, info)
+        return mapping.patron_from_status(card, info, self.options.profile.ignored_flags)
 
     def end_session(self, patron_key: str) -> None:
         with self._edge("end session", patron_key):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.models import Capability, PickupLocation
+from adapters.sip2.profiles import DEFAULT_PROFILE, PROFILES, Profile
 from adapters.sip2.settings import Sip2Settings
 
 # Keys without the PORTAL_ prefix, as in config/defaults.py.
@@ -23,19 +24,24 @@ DEFAULTS: dict[str, Any] = {
     "SIP2_INSTITUTION": "",  # AO; empty means the AO the ACS announces in its 98 status
     "SIP2_LOCATION": "",  # CP in 93 (FOLIO: the service point UUID)
     "SIP2_TERMINAL_PASSWORD": "",  # AC, for ACSs that want one on every patron message
-    "SIP2_ENCODING": "utf-8",  # must match the ACS: utf-8, cp850 (the spec's), ascii, cp932/shift_jis
+    "SIP2_PROFILE": "generic",  # the server's dialect: generic, koha, evergreen, folio (adapters/sip2/profiles.py)
+    "SIP2_ENCODING": "",  # must match the ACS: utf-8, cp850 (the spec's), ascii, cp932/shift_jis; empty: the profile's
     "SIP2_TLS": False,
     "SIP2_TLS_VERIFY": True,
     "SIP2_CA_FILE": "",  # a CA bundle for an ACS with a private certificate
-    "SIP2_TERMINATOR": "CR",  # what we send: CR (spec) or CRLF; replies are read with either
+    "SIP2_TERMINATOR": "",  # what we send: CR (spec) or CRLF; replies are read with either; empty: the profile's
     "SIP2_CONNECT_TIMEOUT": 5,  # seconds
     "SIP2_READ_TIMEOUT": 10,  # seconds for one reply
     "SIP2_POOL_SIZE": 4,  # logged-in connections per portal process (also the parallel 17 lookups)
-    "SIP2_ERROR_DETECTION": True,  # AY sequence number and AZ checksum on every message
+    "SIP2_ERROR_DETECTION": "",  # AY sequence number and AZ checksum on every message; empty: the profile's
     "SIP2_ITEM_CACHE_SECONDS": 300,  # how long 17 item information (title, due date) is reused; 0 = never
     "SIP2_PREFETCH": True,  # look up a patron's loans early: at login, and beside the loans page's own 63s
     "SIP2_PICKUP_LOCATIONS": "",  # JSON [{"id": ..., "name": ...}] or "ID:Name,ID:Name"; empty = the institution
-    "SIP2_DISABLED_FEATURES": "",  # capabilities to hide although the ACS announces them, e.g. "place_hold"
+    "SIP2_DISABLED_FEATURES": "",  # capabilities to hide although the ACS announces them; empty: the profile's
+    "SIP2_HOLD_ITEMS": "",  # what the 64's AS lists: available (holds ready for pickup) or all; empty: the profile's
+    "SIP2_HOLD_IDS": "",  # what the hold lists (AS, CD) carry: barcode or title; empty: the profile's
+    "SIP2_LOAN_IDS": "",  # what the loan lists (AU, AT) carry: barcode or title; empty: the profile's
+    "SIP2_IGNORED_FLAGS": "",  # patron status flags the server sets for everyone, comma-separated; empty: the profile's
 }
 
 # What this adapter can implement over SIP2 at most; the ACS's 98 BX flags narrow it.
@@ -65,6 +71,7 @@ class AdapterOptions:
     due_soon_days: int = 3
     pickup_locations: tuple[PickupLocation, ...] = ()
     disabled: frozenset[Capability] = frozenset()
+    profile: Profile = PROFILES[DEFAULT_PROFILE]
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -162,12 +169,42 @@ def parse_disabled(value: Any) -> frozenset[Capability]:
     return frozenset(disabled)
 
 
+def _is_set(config: Mapping[str, Any], key: str) -> bool:
+    value = config.get(key)
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def read_profile(config: Mapping[str, Any]) -> Profile:
+    """``SIP2_PROFILE`` with the settings that override its values applied."""
+    name = (as_text(config, "SIP2_PROFILE") or DEFAULT_PROFILE).lower()
+    if name not in PROFILES:
+        raise ValueError(f"SIP2_PROFILE must be one of {', '.join(PROFILES)}, not {name!r}")
+    base = PROFILES[name]
+    changes: dict[str, Any] = {}
+    for key, attribute in (("SIP2_HOLD_ITEMS", "hold_items"), ("SIP2_HOLD_IDS", "hold_ids"),
+                           ("SIP2_LOAN_IDS", "loan_ids"), ("SIP2_ENCODING", "encoding")):
+        if _is_set(config, key):
+            changes[attribute] = as_text(config, key).lower()
+    if _is_set(config, "SIP2_TERMINATOR"):
+        changes["terminator"] = as_text(config, "SIP2_TERMINATOR").upper()
+    if _is_set(config, "SIP2_ERROR_DETECTION"):
+        changes["error_detection"] = as_bool(config, "SIP2_ERROR_DETECTION")
+    if _is_set(config, "SIP2_IGNORED_FLAGS"):
+        value = config["SIP2_IGNORED_FLAGS"]
+        names = value if isinstance(value, list | tuple) else str(value).split(",")
+        changes["ignored_flags"] = frozenset(str(flag).strip().lower() for flag in names if str(flag).strip()) - {"none"}
+    if _is_set(config, "SIP2_DISABLED_FEATURES"):
+        changes["disabled"] = parse_disabled(config.get("SIP2_DISABLED_FEATURES"))
+    return replace(base, **changes) if changes else base
+
+
 def read_config(config: Mapping[str, Any]) -> tuple[Sip2Settings, AdapterOptions]:
     """Settings and options from the Flask config. Raises ValueError naming the key at fault."""
     host = as_text(config, "SIP2_HOST")
     if not host:
         raise ValueError("SIP2_HOST is empty: set PORTAL_SIP2_HOST to the SIP2 server of the library system")
-    terminator = as_text(config, "SIP2_TERMINATOR").upper() or "CR"
+    profile = read_profile(config)
+    terminator = profile.terminator.upper() or "CR"
     if terminator not in _TERMINATORS:
         raise ValueError(f"SIP2_TERMINATOR must be CR or CRLF, not {terminator!r}")
     try:
@@ -179,7 +216,7 @@ def read_config(config: Mapping[str, Any]) -> tuple[Sip2Settings, AdapterOptions
             institution=as_text(config, "SIP2_INSTITUTION"),
             location=as_text(config, "SIP2_LOCATION"),
             terminal_password=as_text(config, "SIP2_TERMINAL_PASSWORD"),
-            encoding=as_text(config, "SIP2_ENCODING") or "utf-8",
+            encoding=profile.encoding or "utf-8",
             tls=as_bool(config, "SIP2_TLS"),
             tls_verify=as_bool(config, "SIP2_TLS_VERIFY"),
             ca_file=as_text(config, "SIP2_CA_FILE") or None,
@@ -188,7 +225,7 @@ def read_config(config: Mapping[str, Any]) -> tuple[Sip2Settings, AdapterOptions
             read_timeout=as_number(config, "SIP2_READ_TIMEOUT", float),
             pool_size=as_number(config, "SIP2_POOL_SIZE", int),
             pool_timeout=max(as_number(config, "SIP2_CONNECT_TIMEOUT", float), 1.0) * 2,
-            error_detection=as_bool(config, "SIP2_ERROR_DETECTION"),
+            error_detection=profile.error_detection,
         )
     except ValueError as exc:
         raise ValueError(f"SIP2 settings: {exc}") from exc
@@ -201,6 +238,7 @@ def read_config(config: Mapping[str, Any]) -> tuple[Sip2Settings, AdapterOptions
         prefetch=as_bool(config, "SIP2_PREFETCH"),
         due_soon_days=3 if due_soon is None or due_soon == "" else int(due_soon),
         pickup_locations=parse_pickup_locations(config.get("SIP2_PICKUP_LOCATIONS")),
-        disabled=parse_disabled(config.get("SIP2_DISABLED_FEATURES")),
+        disabled=profile.disabled,
+        profile=profile,
     )
     return settings, options

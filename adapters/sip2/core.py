@@ -39,6 +39,7 @@ from adapters.sip2.errors import (
 )
 from adapters.sip2.items import ItemLookup, ParallelRunner
 from adapters.sip2.pool import Sip2ConnectionPool
+from adapters.sip2.profiles import BARCODE
 from adapters.sip2.responses import (
     AcsStatus,
     ItemInformation,
@@ -78,7 +79,7 @@ class Sip2Core(IlsAdapter):
     def __init__(self, settings: Sip2Settings, options: AdapterOptions | None = None) -> None:
         self.settings = settings
         self.options = options or AdapterOptions()
-        self.capabilities = IMPLEMENTED - self.options.disabled
+        self.capabilities = self._implementable()
         self._pool = Sip2ConnectionPool(settings)
         self._runner = ParallelRunner(settings.pool_size)
         self.items = ItemLookup(self._fetch_item, self._runner, ttl=self.options.item_cache_seconds)
@@ -92,6 +93,19 @@ class Sip2Core(IlsAdapter):
             MAX_PATRONS_REMEMBERED, max(self.options.item_cache_seconds, RECENT_STATUS_SECONDS))
         # The items last listed as a patron's loans (at login or on the loans page), to look up early.
         self._listed_loans: TTLCache[str, tuple[str, ...]] = TTLCache(MAX_PATRONS_REMEMBERED, LISTED_LOANS_SECONDS)
+        # (patron, hold id) -> the value the 64 lists the hold by (a second hold on one value: "value#2").
+        self._hold_listed: TTLCache[tuple[str, str], str] = TTLCache(MAX_PATRONS_REMEMBERED * 4, LISTED_LOANS_SECONDS)
+
+    def _implementable(self) -> frozenset[Capability]:
+        """What this server's dialect lets the adapter do: a 29 needs a barcode, and so does a 15
+        (Evergreen finds the hold to cancel from a copy barcode), so lists of titles rule them out;
+        65 needs no item id and stays."""
+        capabilities = set(IMPLEMENTED - self.options.disabled)
+        if self.options.profile.loan_ids != BARCODE:
+            capabilities.discard(Capability.RENEW)
+        if self.options.profile.hold_ids != BARCODE:
+            capabilities.discard(Capability.CANCEL_HOLD)
+        return frozenset(capabilities)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
@@ -116,7 +130,7 @@ class Sip2Core(IlsAdapter):
             if not status.supported.raw.strip():
                 return
             supported = status.supported
-            capabilities = set(IMPLEMENTED - self.options.disabled)
+            capabilities = set(self._implementable())
             if "renew" not in supported:
                 capabilities.discard(Capability.RENEW)
             if "renew" not in supported and "renew_all" not in supported:
@@ -231,7 +245,8 @@ class Sip2Core(IlsAdapter):
 
     def _item_list(self, card: str, category: builders.SummaryCategory) -> tuple[PatronInformation, list[str]]:
         """The whole 64 list of one category, asking PAGE_SIZE items at a time. ACSs that ignore
-        BP/BQ (Evergreen's charged list) send everything at once, which ends the paging too."""
+        BP/BQ (Evergreen's charged list) send everything at once, which ends the paging too. A value
+        listed twice is kept twice: two holds by one patron on one title are two holds."""
         list_attribute, count_attribute = LISTS[category]
         first: PatronInformation | None = None
         values: list[str] = []
@@ -240,10 +255,11 @@ class Sip2Core(IlsAdapter):
             info = self._known_patron(card, summary=category, start=start, end=start + PAGE_SIZE - 1)
             first = first or info
             page = [value for value in getattr(info, list_attribute) if value.strip()]
-            new = [value for value in dict.fromkeys(page) if value not in values]
-            values += new
+            if not page or (values and page == values[: len(page)]):
+                break  # the ACS ignored BP/BQ and sent the first page again
+            values += page
             total = getattr(first, count_attribute)
-            if not new or len(page) != PAGE_SIZE or (total is not None and len(values) >= total):
+            if len(page) != PAGE_SIZE or (total is not None and len(values) >= total):
                 break
             start += PAGE_SIZE
         assert first is not None
@@ -278,10 +294,10 @@ class Sip2Core(IlsAdapter):
             lambda institution: builders.item_information_request(institution, item_id, self._terminal_password)
         ))
 
-    def _sendable_items(self, item_ids: Sequence[str]) -> list[str]:
-        """The list values that can go back in a 17's AB field (an ACS listing titles with odd
-        characters lists some that cannot: those are shown as they are)."""
-        if not item_ids or not self._acs_supports("item_information"):
+    def _sendable_items(self, item_ids: Sequence[str], kind: str = BARCODE) -> list[str]:
+        """The list values that can go back in a 17's AB field: none where the lists carry titles
+        (``kind``, the profile's), and not those an odd character keeps out of a field."""
+        if not item_ids or kind != BARCODE or not self._acs_supports("item_information"):
             return []
         sendable = []
         for item_id in item_ids:
@@ -297,7 +313,7 @@ class Sip2Core(IlsAdapter):
 
     def _remember_loans(self, card: str, listed: Sequence[str]) -> list[str]:
         """Keep the listed loans that a 17 can look up, as the hint for ``_prefetch_loans``; returns them."""
-        sendable = self._sendable_items(listed)
+        sendable = self._sendable_items(listed, self.options.profile.loan_ids)
         with self._lock:
             self._listed_loans[card] = tuple(sendable)
         return sendable

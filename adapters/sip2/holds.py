@@ -1,7 +1,9 @@
 """The patron's holds, their pickup locations, and placing and cancelling them.
 
-Holds are the 64's hold items (AS: ready for pickup) and unavailable holds (CD: waiting or in
-transit, told apart by the 17's circulation status). A hold's id is the id the ACS lists for it.
+Holds are the 64's hold items (AS) and unavailable holds (CD); what each list holds, and so which
+holds are ready, depends on the server (``profiles``, ``mapping.hold_status``). A hold's id is the
+value the ACS lists it by; a second hold listed by the same value gets ``value#2``, and each is
+cancelled with its own 15 naming the listed value.
 A hold is placed with 15 ``+`` on an item id (the "record", see ``catalogue``) with hold type 2
 (any copy of the title), so the ILS places a title-level hold; it is cancelled with 15 ``-``.
 SIP2 cannot list pickup locations: they are ``SIP2_PICKUP_LOCATIONS``, else the institution.
@@ -17,6 +19,7 @@ from adapters.models import CancelOutcome, Capability, Hold, HoldRequest, HoldSt
 from adapters.sip2 import builders, mapping
 from adapters.sip2.core import OUTCOME_UNKNOWN, Sip2Core, log
 from adapters.sip2.errors import Sip2Error, Sip2Unavailable
+from adapters.sip2.profiles import BARCODE
 from adapters.sip2.responses import ItemInformation, parse_hold_response
 from adapters.validation import mask_card_number
 
@@ -27,26 +30,30 @@ class HoldsMixin(Sip2Core):
 
     def holds(self, patron_key: str) -> list[Hold]:
         self.require(Capability.HOLDS)
+        profile = self.options.profile
         with self._edge("holds", patron_key):
             lists = self._item_lists(patron_key, ("hold", "unavailable_holds"))
-            ready, unavailable = lists["hold"][1], lists["unavailable_holds"][1]
-            ready_ids = set(ready)
-            waiting = [item_id for item_id in unavailable if item_id not in ready_ids]
+            listings = mapping.hold_listings(lists["hold"][1], lists["unavailable_holds"][1], profile)
+            ready_shelf = {listing.listed for listing in listings if not listing.unavailable}
 
             def stale(item_id: str, info: ItemInformation) -> bool:
                 # A cached 18 from before the copy reached the hold shelf lacks its pickup date,
                 # and one from when it sat there is wrong for a hold that is waiting again.
-                if item_id in ready_ids:
+                if item_id in ready_shelf:
                     return info.circulation_status != mapping.ON_HOLD_SHELF or not info.hold_pickup_date
                 return info.circulation_status == mapping.ON_HOLD_SHELF
 
-            items = self._item_details(ready + waiting, stale=stale)
+            values = list(dict.fromkeys(listing.listed for listing in listings))
+            items = self._item_details(values, stale=stale) if profile.hold_ids == BARCODE else {}
         with_record = self.supports(Capability.RECORD_DETAILS)
         locations = self._configured_locations()
+        with self._lock:
+            for listing in listings:
+                self._hold_listed[(patron_key, listing.hold_id)] = listing.listed
         holds = [
-            mapping.hold_from_item(item_id, items.get(item_id), ready=item_id in ready_ids, locations=locations,
+            mapping.hold_from_item(listing, items.get(listing.listed), profile=profile, locations=locations,
                                    with_record=with_record)
-            for item_id in ready + waiting
+            for listing in listings
         ]
         return sorted(holds, key=mapping.hold_sort_key)
 
@@ -112,10 +119,13 @@ class HoldsMixin(Sip2Core):
         def cancel_one(hold: Hold) -> object:
             if not hold.cancellable:
                 return CancelOutcome(hold.hold_id, False, hold.title, Reason.NOT_CANCELLABLE)
+            with self._lock:
+                listed = self._hold_listed.get((patron_key, hold.hold_id), hold.hold_id)
             return parse_hold_response(self._request(lambda institution: builders.hold_request(
-                "-", institution, patron_key, item_id=hold.hold_id, terminal_password=self._terminal_password)))
+                "-", institution, patron_key, item_id=listed, terminal_password=self._terminal_password)))
 
-        answers = self._send_each("cancel holds", patron_key, holds, cancel_one, [hold.hold_id for hold in holds])
+        touched = [self._hold_listed.get((patron_key, hold.hold_id), hold.hold_id) for hold in holds]
+        answers = self._send_each("cancel holds", patron_key, holds, cancel_one, touched)
         remaining: set[str] | None = None
         if any(isinstance(answer, OUTCOME_UNKNOWN) for answer in answers):
             try:

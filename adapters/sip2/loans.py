@@ -24,6 +24,7 @@ from adapters.models import Capability, Loan, Reason, RenewalOutcome, RenewalRes
 from adapters.sip2 import builders, mapping
 from adapters.sip2.core import OUTCOME_UNKNOWN, Sip2Core, log
 from adapters.sip2.errors import Sip2Error
+from adapters.sip2.profiles import BARCODE
 from adapters.sip2.responses import parse_renew_all_response, parse_renew_response
 from adapters.validation import mask_card_number
 
@@ -38,9 +39,11 @@ class LoansMixin(Sip2Core):
             lists = self._item_lists(patron_key, ("charged", "overdue"))
             (info, charged), (_, overdue) = lists["charged"], lists["overdue"]
             listed = list(dict.fromkeys(charged + overdue))
+            if self.options.profile.loan_ids != BARCODE:  # titles: two copies of one title are two loans
+                listed = charged + [value for value in overdue if value not in charged]
             items = self.items.lookup(self._remember_loans(patron_key, listed))
         today = self._acs_date(info) or self.today()
-        forecast = mapping.renewal_forecast(info)
+        forecast = mapping.renewal_forecast(info, self.options.profile.ignored_flags)
         late = set(overdue)
         loans = [
             mapping.loan_from_item(
@@ -50,6 +53,7 @@ class LoansMixin(Sip2Core):
             )
             for item_id in listed
         ]
+        loans = mapping.number_repeats(loans)
         return sorted(loans, key=lambda loan: (loan.due_date is None, loan.due_date or date.max))
 
     def _renew(self, patron_key: str, loans: Sequence[Loan]) -> RenewalResult:
@@ -103,6 +107,8 @@ class LoansMixin(Sip2Core):
         if not answer.ok:
             text = mapping.screen_message(answer.screen_messages)
             return RenewalResult(tuple(_refusal(loan, text, default=Reason.OTHER) for loan in loans))
+        if self.options.profile.loan_ids != BARCODE:
+            return _renewed_by_count(loans, answer)
         ids = [loan.item_id for loan in loans]
         renewed = {mapping.split_unrenewed(value, ids)[0] for value in answer.renewed_items}
         unrenewed = dict(mapping.split_unrenewed(value, ids) for value in answer.unrenewed_items)
@@ -125,6 +131,22 @@ class LoansMixin(Sip2Core):
             return {loan.loan_id: loan for loan in self.loans(patron_key)}
         except IlsUnavailable:
             return {}
+
+
+def _renewed_by_count(loans: Sequence[Loan], answer) -> RenewalResult:
+    """Renew all where the loans are listed by title (Evergreen's default): its 66 names barcodes,
+    which no title matches, so only its counts tell. All renewed, or none, is certain; a mix is
+    reported as such, never guessed per loan."""
+    renewed = answer.renewed_count if answer.renewed_count is not None else len(answer.renewed_items)
+    refused = answer.unrenewed_count if answer.unrenewed_count is not None else len(answer.unrenewed_items)
+    general = mapping.screen_message([*answer.screen_messages, *answer.unrenewed_items])
+    if refused == 0 and renewed >= len(loans):
+        return RenewalResult(tuple(RenewalOutcome(loan.loan_id, True, loan.title) for loan in loans))
+    if renewed == 0:
+        return RenewalResult(tuple(_refusal(loan, general) for loan in loans))
+    text = f"{renewed} of {renewed + refused} loans were renewed; the library system does not say which."
+    return RenewalResult(tuple(RenewalOutcome(loan.loan_id, False, loan.title, reason=Reason.OTHER, message=text)
+                               for loan in loans))
 
 
 def _refusal(loan: Loan, text: str | None, default: Reason = Reason.OTHER) -> RenewalOutcome:

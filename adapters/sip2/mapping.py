@@ -11,9 +11,12 @@ kept as the message, so the patron still reads the library's own words.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from adapters.models import (
     AccountBlock,
@@ -29,8 +32,10 @@ from adapters.models import (
     RenewalForecast,
     RenewalStatus,
 )
+from adapters.sip2 import profiles
 from adapters.sip2.dates import parse_sip_date, parse_sip_datetime
-from adapters.sip2.responses import ItemInformation, PatronInformation, PatronStatus
+from adapters.sip2.profiles import ALL, BARCODE, Profile
+from adapters.sip2.responses import PATRON_STATUS_FLAGS, ItemInformation, PatronInformation, PatronStatus
 
 # Circulation status codes of 18 (README §2.5).
 ON_HOLD_SHELF = "08"
@@ -111,35 +116,64 @@ def is_locked(info: PatronStatus) -> bool:
     return bool(_LOCKED.search(screen_message(info.screen_messages) or ""))
 
 
-def blocks_from_status(info: PatronStatus) -> tuple[AccountBlock, ...]:
-    """Account blocks from the 14 patron status flags (README §2.5), most specific first.
+#: Each of the 14 patron status flags (README §2.5): what it stops, as ``flask ils check`` says it, and
+#: the block the patron is shown (None: nothing the patron does through the portal or at the desk
+#: changes; the recall flag, which Evergreen sets for every patron, stops only recalls).
+FLAG_CONSEQUENCES: dict[str, tuple[str, BlockCode | None]] = {
+    "charge_privileges_denied": ("no new loans at the library (the portal does not lend)", BlockCode.NO_BORROWING),
+    "renewal_privileges_denied": ("renewals are not possible online", BlockCode.NO_RENEWALS),
+    "recall_privileges_denied": ("the patron cannot recall items; the portal does not recall, so nothing is shown",
+                                 None),
+    "hold_privileges_denied": ("reservations are not possible", BlockCode.NO_HOLDS),
+    "card_reported_lost": ("the card is reported lost", BlockCode.CARD_LOST),
+    "too_many_items_charged": ("the loan limit is reached: no new loans", BlockCode.TOO_MANY_LOANS),
+    "too_many_items_overdue": ("too many overdue items", BlockCode.OVERDUE_LOANS),
+    "too_many_renewals": ("too many renewals: a renewal may be refused", None),
+    "too_many_claims_of_items_returned": ("too many items claimed returned", BlockCode.OTHER),
+    "too_many_items_lost": ("too many items lost", BlockCode.OTHER),
+    "excessive_outstanding_fines": ("fines over the limit", BlockCode.FINES_OVER_LIMIT),
+    "excessive_outstanding_fees": ("fees over the limit", BlockCode.FINES_OVER_LIMIT),
+    "recall_overdue": ("a recalled item is overdue", BlockCode.OVERDUE_LOANS),
+    "too_many_items_billed": ("too many items billed", BlockCode.OTHER),
+}
+# Blocks that say why, shown before those that say only what is stopped.
+_CAUSES = (BlockCode.CARD_EXPIRED, BlockCode.CARD_LOST, BlockCode.FINES_OVER_LIMIT, BlockCode.OVERDUE_LOANS,
+           BlockCode.TOO_MANY_LOANS, BlockCode.OTHER)
 
-    The privilege flags (charge, renewal, recall, hold denied) say *that* the patron is restricted,
-    not why; they become CARD_EXPIRED when the screen message speaks of expiry, TOO_MANY_HOLDS when
-    only holds are denied and the patron is at the hold limit (BZ), else RESTRICTED.
+
+def status_flags(info: PatronStatus, ignored: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The flags set in this reply, without those the server sets for every patron (the profile's)."""
+    return info.status.flags - ignored
+
+
+def blocks_from_status(info: PatronStatus, ignored: frozenset[str] = frozenset()) -> tuple[AccountBlock, ...]:
+    """Account blocks from the 14 patron status flags (README §2.5): why, else what is stopped.
+
+    Each flag becomes the block of what it really stops (``FLAG_CONSEQUENCES``), so a patron denied
+    only holds reads "reservations are not possible", not that the whole account is restricted; a
+    flag that stops nothing the patron does (recall) shows nothing. A flag that names a cause (lost
+    card, fines, overdues) is shown instead of the privileges it takes away. The privilege flags become
+    CARD_EXPIRED when the screen message speaks of expiry, and hold privileges denied becomes
+    TOO_MANY_HOLDS when the patron is at the hold limit (BZ). ``ignored``: the flags the server
+    sets for everyone (Evergreen's recall flag), which say nothing about this patron. All 14 flags
+    at once are one block, not fourteen causes: FOLIO sets every flag for a manual borrowing block.
     """
-    flags = info.status.flags
-    codes: list[BlockCode] = []
-    if "card_reported_lost" in flags:
-        codes.append(BlockCode.CARD_LOST)
-    if flags & {"excessive_outstanding_fines", "excessive_outstanding_fees"}:
-        codes.append(BlockCode.FINES_OVER_LIMIT)
-    if flags & {"too_many_items_overdue", "recall_overdue"}:
-        codes.append(BlockCode.OVERDUE_LOANS)
-    if "too_many_items_charged" in flags:
-        codes.append(BlockCode.TOO_MANY_LOANS)
-    if flags & {"too_many_items_lost", "too_many_items_billed", "too_many_claims_of_items_returned"}:
-        codes.append(BlockCode.OTHER)
-    denied = flags & {
-        "charge_privileges_denied", "renewal_privileges_denied", "recall_privileges_denied", "hold_privileges_denied"
-    }
+    flags = status_flags(info, ignored)
+    codes = {FLAG_CONSEQUENCES[flag][1] for flag in flags} - {None}
+    denied = flags & {"charge_privileges_denied", "renewal_privileges_denied", "hold_privileges_denied"}
     if denied and _EXPIRED.search(screen_message(info.screen_messages) or ""):
-        codes.insert(0, BlockCode.CARD_EXPIRED)
-    elif denied == {"hold_privileges_denied"} and _at_hold_limit(info):
-        codes.append(BlockCode.TOO_MANY_HOLDS)
-    elif denied and not codes:
-        codes.append(BlockCode.RESTRICTED)
-    return tuple(AccountBlock(code) for code in dict.fromkeys(codes))
+        codes.add(BlockCode.CARD_EXPIRED)
+    if BlockCode.NO_HOLDS in codes and _at_hold_limit(info):
+        codes.discard(BlockCode.NO_HOLDS)
+        codes.add(BlockCode.TOO_MANY_HOLDS)
+    causes = [code for code in _CAUSES if code in codes]
+    if len(flags | ignored) == len(PATRON_STATUS_FLAGS):  # every flag: a block, not 14 causes (FOLIO)
+        causes = [code for code in causes if code is BlockCode.CARD_EXPIRED]
+    # A cause explains the privileges it takes away (an expired card: no loans, renewals or holds);
+    # only without one does the patron read what is stopped.
+    stopped = [code for code in (BlockCode.NO_BORROWING, BlockCode.NO_RENEWALS, BlockCode.NO_HOLDS) if code in codes]
+    limit = [BlockCode.TOO_MANY_HOLDS] if BlockCode.TOO_MANY_HOLDS in codes else []
+    return tuple(AccountBlock(code) for code in [*causes, *([] if causes else stopped), *limit])
 
 
 def _at_hold_limit(info: PatronStatus) -> bool:
@@ -149,7 +183,7 @@ def _at_hold_limit(info: PatronStatus) -> bool:
     return holds >= info.hold_items_limit
 
 
-def patron_from_status(card_number: str, info: PatronStatus) -> Patron:
+def patron_from_status(card_number: str, info: PatronStatus, ignored: frozenset[str] = frozenset()) -> Patron:
     """``Patron.key`` is the card number (AA) the portal sent: SIP2 has no other stable patron id."""
     email = info.message.get("BE")
     name = (info.personal_name or "").strip()
@@ -158,20 +192,20 @@ def patron_from_status(card_number: str, info: PatronStatus) -> Patron:
         card_number=card_number,
         display_name=name or card_number,
         must_change_password=False,  # SIP2 cannot tell, and could not change it anyway
-        blocks=blocks_from_status(info),
+        blocks=blocks_from_status(info, ignored),
         email=email.strip() if email and "@" in email else None,
     )
 
 
-def renewal_forecast(info: PatronStatus) -> RenewalForecast:
+def renewal_forecast(info: PatronStatus, ignored: frozenset[str] = frozenset()) -> RenewalForecast:
     """SIP2 cannot forecast one loan's renewal; the ACS only says whether the patron may renew at all
     (renewal privileges denied). That much is honest to show; everything else is UNKNOWN."""
-    if "renewal_privileges_denied" not in info.status.flags:
+    if "renewal_privileges_denied" not in status_flags(info, ignored):
         return RenewalForecast(RenewalStatus.UNKNOWN)
-    codes = {block.code for block in blocks_from_status(info)}
+    codes = {block.code for block in blocks_from_status(info, ignored)}
     reason = Reason.ACCOUNT_BLOCKED
     if BlockCode.OVERDUE_LOANS in codes and not codes & {
-        BlockCode.CARD_LOST, BlockCode.CARD_EXPIRED, BlockCode.FINES_OVER_LIMIT, BlockCode.RESTRICTED
+        BlockCode.CARD_LOST, BlockCode.CARD_EXPIRED, BlockCode.FINES_OVER_LIMIT, BlockCode.OTHER
     }:
         reason = Reason.PATRON_HAS_OVERDUE
     return RenewalForecast(RenewalStatus.NOT_RENEWABLE, reason=reason)
@@ -187,11 +221,12 @@ def acs_today(info: PatronStatus | ItemInformation) -> date | None:
     return moment.date()
 
 
-def account_summary(info: PatronInformation, loans: int, overdue: int, holds: int, ready: int) -> AccountSummary:
+def account_summary(info: PatronInformation, loans: int, overdue: int, holds: int, ready: int,
+                    ignored: frozenset[str] = frozenset()) -> AccountSummary:
     kwargs = {"currency": info.currency.strip().upper()} if info.currency and info.currency.strip() else {}
     return AccountSummary(
         loans=loans, overdue=overdue, holds=holds, holds_ready=ready, fines=money(info.fee_amount),
-        blocks=blocks_from_status(info), **kwargs,
+        blocks=blocks_from_status(info, ignored), **kwargs,
     )
 
 
@@ -232,46 +267,114 @@ def loan_from_item(
     )
 
 
+class HoldListing(NamedTuple):
+    """One hold as the 64 lists it: its id here, the value listed (what a 15 ``-`` names), and the
+    lists it is counted in (a hold listed twice is two holds)."""
+
+    hold_id: str
+    listed: str
+    in_hold_items: bool  # AS
+    unavailable: bool  # CD, where the profile says CD holds the holds not yet available
+
+
+def hold_listings(hold_items: Sequence[str], unavailable: Sequence[str], profile: Profile) -> list[HoldListing]:
+    """The patron's holds from the AS and CD lists, one per listing (duplicates kept: two holds by one
+    patron on one title are two holds, each cancelled with its own 15).
+
+    Where AS lists only available holds (``hold_items == "available"``), AS and CD are two parts of
+    the holds; where it lists every open hold, a value's CD listings are the not-yet-available ones
+    among its AS listings (Evergreen). CD is left out where it holds something else (FOLIO).
+    """
+    counts_as = Counter(value for value in hold_items if value.strip())
+    counts_cd = Counter(value for value in unavailable if value.strip()) if profile.unavailable_holds else Counter()
+    rows: list[tuple[str, bool, bool]] = []
+    for value in dict.fromkeys([*counts_as, *counts_cd]):
+        in_as, in_cd = counts_as[value], counts_cd[value]
+        if profile.hold_items == ALL and in_as:
+            waiting = min(in_cd, in_as)
+            rows += [(value, True, False)] * (in_as - waiting) + [(value, True, True)] * waiting
+            rows += [(value, False, True)] * (in_cd - waiting)  # listed unavailable but not among all: trust CD
+        else:
+            rows += [(value, True, False)] * in_as + [(value, False, True)] * in_cd
+    seen: Counter[str] = Counter()
+    listings = []
+    for value, in_as, in_cd in rows:
+        seen[value] += 1
+        hold_id = value if seen[value] == 1 else f"{value}#{seen[value]}"
+        listings.append(HoldListing(hold_id, value, in_as, in_cd))
+    return listings
+
+
+def hold_status(listing: HoldListing, info: ItemInformation | None, profile: Profile) -> HoldStatus:
+    """Whether a listed hold is ready, from the evidence that holds for this server.
+
+    CD (where it means "not yet available") says not ready: in transit if the item's 18 says 10,
+    else waiting. In AS: ready where AS lists only available holds (the spec, Koha) or where CD
+    lists the unavailable ones and this hold is not among them (Evergreen); otherwise (AS lists
+    every open hold and nothing else tells: FOLIO) the 18 decides: 08 on the hold shelf is ready,
+    10 in transit, another known status waiting, and no usable 18 is UNKNOWN, never a guess.
+    """
+    known = item_known(info)
+    circulation = info.circulation_status if info is not None and known else ""
+    if listing.unavailable:
+        return HoldStatus.IN_TRANSIT if circulation == IN_TRANSIT else HoldStatus.WAITING
+    if profile.hold_items == profiles.AVAILABLE or profile.unavailable_holds:
+        return HoldStatus.READY
+    if circulation == ON_HOLD_SHELF:
+        return HoldStatus.READY
+    if circulation == IN_TRANSIT:
+        return HoldStatus.IN_TRANSIT
+    return HoldStatus.WAITING if circulation and circulation not in UNKNOWN_STATUSES else HoldStatus.UNKNOWN
+
+
+def number_repeats(loans: Sequence[Loan]) -> list[Loan]:
+    """Loans listed by one value twice (titles) get distinct ids: the second ``value#2``."""
+    seen: Counter[str] = Counter()
+    numbered = []
+    for loan in loans:
+        seen[loan.loan_id] += 1
+        if seen[loan.loan_id] > 1:
+            loan = replace(loan, loan_id=f"{loan.loan_id}#{seen[loan.loan_id]}")
+        numbered.append(loan)
+    return numbered
+
+
 def hold_from_item(
-    listed: str,
+    listing: HoldListing,
     info: ItemInformation | None,
     *,
-    ready: bool,
+    profile: Profile,
     locations: Sequence[PickupLocation],
     with_record: bool,
 ) -> Hold:
-    """A hold from a 64 hold (AS, ready) or unavailable hold (CD) value and its 18.
+    """A hold from its listing in the 64 and the listed item's 18 (if the value is a barcode).
 
-    READY comes from the list (AS); in transit from the 18's circulation status (10); the pickup
-    deadline from the 18's CM hold pickup date. In-transit holds are marked not cancellable, as
-    most ILSs let only staff cancel a hold whose copy is already on its way.
+    The pickup deadline is the 18's CM, taken only for a ready hold (Evergreen sends a guessed CM
+    for a copy still in transit). In-transit holds are marked not cancellable, as most ILSs let
+    only staff cancel a hold whose copy is already on its way; so are holds listed by title, which
+    a 15 cannot name (Evergreen finds the hold to cancel from a copy barcode).
     """
     known = item_known(info)
     title = (info.title or "").strip() if info is not None and known else ""
-    status = HoldStatus.WAITING
-    if ready:
-        status = HoldStatus.READY
-    elif info is not None and info.circulation_status == IN_TRANSIT:
-        status = HoldStatus.IN_TRANSIT
-    deadline = None
-    if ready and info is not None and info.hold_pickup_date:
-        deadline = parse_sip_date(info.hold_pickup_date)
+    status = hold_status(listing, info, profile)
+    ready = status is HoldStatus.READY
+    deadline = parse_sip_date(info.hold_pickup_date) if ready and known and info and info.hold_pickup_date else None
     pickup = None
-    if ready and info is not None and info.current_location:
+    if ready and known and info is not None and info.current_location:
         pickup = next((loc for loc in locations if loc.location_id == info.current_location.strip()), None)
     return Hold(
-        hold_id=listed,
-        title=title or listed,
+        hold_id=listing.hold_id,
+        title=title or listing.listed,
         status=status,
-        record_id=listed if with_record and known else None,
+        record_id=listing.listed if with_record and known else None,
         pickup_location=pickup,
         pickup_deadline=deadline,
-        cancellable=status is not HoldStatus.IN_TRANSIT,
+        cancellable=status is not HoldStatus.IN_TRANSIT and profile.hold_ids == BARCODE,
     )
 
 
 def hold_sort_key(hold: Hold) -> tuple[int, date]:
-    rank = {HoldStatus.READY: 0, HoldStatus.IN_TRANSIT: 1}.get(hold.status, 2)
+    rank = {HoldStatus.READY: 0, HoldStatus.IN_TRANSIT: 1}.get(hold.status, 2)  # UNKNOWN ranks with waiting
     return rank, (hold.pickup_deadline or date.max) if rank == 0 else date.max
 
 

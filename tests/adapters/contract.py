@@ -60,7 +60,8 @@ from adapters.models import (
     SearchResult,
 )
 
-HOLD_ORDER = {HoldStatus.READY: 0, HoldStatus.IN_TRANSIT: 1, HoldStatus.WAITING: 2, HoldStatus.SUSPENDED: 2}
+HOLD_ORDER = {HoldStatus.READY: 0, HoldStatus.IN_TRANSIT: 1, HoldStatus.WAITING: 2, HoldStatus.SUSPENDED: 2,
+              HoldStatus.UNKNOWN: 2}
 CASES = ("regular", "hold-ready", "first-login", "blocked", "other")
 
 

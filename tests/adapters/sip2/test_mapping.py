@@ -11,6 +11,7 @@ from adapters.models import BlockCode, Capability, PickupLocation, Reason, Renew
 from adapters.sip2 import mapping
 from adapters.sip2.codec import Message
 from adapters.sip2.config import DEFAULTS, read_config
+from adapters.sip2.profiles import PROFILES
 from adapters.sip2.responses import parse_item_information, parse_patron_information
 
 NOW = "20250825    143000"
@@ -149,7 +150,12 @@ def test_a_name_in_the_message_is_not_a_reason():
         ("", (), ()),
         ("    Y", (), (BlockCode.CARD_LOST,)),
         ("YYYY", ("Patron expired on 01/03/2020",), (BlockCode.CARD_EXPIRED,)),
-        ("YYYY", ("Greetings from Koha.",), (BlockCode.RESTRICTED,)),
+        # Koha's debarment: every privilege denied, no cause named: each thing it stops, not "restricted".
+        ("YYYY", ("Greetings from Koha.",), (BlockCode.NO_BORROWING, BlockCode.NO_RENEWALS, BlockCode.NO_HOLDS)),
+        # Evergreen's recall flag, alone: nothing the patron does is stopped (issue 13).
+        ("  Y", (), ()),
+        ("   Y", (), (BlockCode.NO_HOLDS,)),
+        (" Y", (), (BlockCode.NO_RENEWALS,)),
         ("YY Y      Y", (), (BlockCode.FINES_OVER_LIMIT,)),
         (" Y    Y", (), (BlockCode.OVERDUE_LOANS,)),
         ("     Y", (), (BlockCode.TOO_MANY_LOANS,)),
@@ -165,7 +171,7 @@ def test_hold_privileges_denied_at_the_hold_limit_is_too_many_holds():
     at_limit = patron_info("   Y", ("BZ", "0010"), counts="0002" + "0000" * 4 + "0008")
     below = patron_info("   Y", ("BZ", "0010"), counts="0002" + "0000" * 5)
     assert [block.code for block in mapping.blocks_from_status(at_limit)] == [BlockCode.TOO_MANY_HOLDS]
-    assert [block.code for block in mapping.blocks_from_status(below)] == [BlockCode.RESTRICTED]
+    assert [block.code for block in mapping.blocks_from_status(below)] == [BlockCode.NO_HOLDS]
 
 
 def test_renewal_forecast_only_from_what_the_acs_says():
@@ -216,12 +222,15 @@ def test_a_list_value_the_acs_does_not_know_as_an_item_is_a_title():
 
 def test_holds_ready_in_transit_waiting():
     locations = [PickupLocation("B1", "Main")]
-    ready = mapping.hold_from_item("i1", item_info("08", ("AJ", "A"), ("CM", "20250901    235900"), ("AP", "B1")),
-                                   ready=True, locations=locations, with_record=True)
-    moving = mapping.hold_from_item("i2", item_info("10", ("AJ", "B")), ready=False, locations=locations,
-                                    with_record=True)
-    waiting = mapping.hold_from_item("i3", item_info("04", ("AJ", "C")), ready=False, locations=locations,
-                                     with_record=False)
+    generic = PROFILES["generic"]
+    ready_listing, moving_listing, waiting_listing = mapping.hold_listings(["i1"], ["i2", "i3"], generic)
+    ready = mapping.hold_from_item(ready_listing, item_info("08", ("AJ", "A"), ("CM", "20250901    235900"),
+                                                            ("AP", "B1")),
+                                   profile=generic, locations=locations, with_record=True)
+    moving = mapping.hold_from_item(moving_listing, item_info("10", ("AJ", "B")), profile=generic,
+                                    locations=locations, with_record=True)
+    waiting = mapping.hold_from_item(waiting_listing, item_info("04", ("AJ", "C")), profile=generic,
+                                     locations=locations, with_record=False)
     assert (ready.status.value, ready.pickup_deadline, ready.pickup_location) == (
         "ready", date(2025, 9, 1), locations[0])
     assert (moving.status.value, moving.cancellable) == ("in_transit", False)

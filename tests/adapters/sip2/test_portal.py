@@ -113,3 +113,35 @@ def test_item_cache_hits_and_misses_reach_the_metrics(demo_sip2):
         adapter.close()
     assert first and all(entry == ("sip2_items", False) for entry in first)
     assert seen[len(first):] == [("sip2_items", True)] * len(first)
+
+
+def test_a_dialect_reaches_the_pages_in_its_own_words(app_config, demo_db, no_leaks):
+    """Issue 13 through the whole portal: a lower-case user name logs in as typed; a patron denied only
+    holds (and the recall flag) reads "reservations are not possible", never "restricted"; a hold
+    nothing says is ready reads "status unknown" (FOLIO: AS lists every open request)."""
+    from tests.adapters.sip2.loopback import reply_to
+    from tests.adapters.sip2.test_connection import scripted
+    from tests.adapters.sip2.test_dialects import NOW, UNKNOWN_18, patron_64, summary_of
+
+    def acs_63(request, session, nth):
+        if b"AAdjfiander|" not in request:
+            return [reply_to(request, b"64YYYY          000" + NOW + b"000000000000000000000000AOLIB|AA|AE|BLN|")]
+        fields = b"ASit-1|" if summary_of(request) == 0 else b""
+        return [reply_to(request, patron_64(b"  YY" + b" " * 10, counts=(1, 0, 0, 0, 0, -1), fields=fields,
+                                            card=b"djfiander"))]
+
+    with LoopbackAcs(scripted({b"63": acs_63, b"17": lambda request, session, nth: [reply_to(request, UNKNOWN_18)]})
+                     ) as acs:
+        app_config.update(SIP2_PROFILE="folio", SIP2_ENCODING="utf-8")
+        app = make_app(app_config, demo_db, acs.port)
+        try:
+            client = english_client(app)
+            response = AuthActions(client).login("djfiander", "6789")
+            assert response.status_code == 302, page(response)
+            menu = page(client.get("/"))
+            assert "Reservations are not possible at the moment" in menu
+            assert "restricted" not in menu
+            holds = page(client.get("/holds"))
+            assert "Status unknown" in holds and "Ready for pickup" not in holds
+        finally:
+            close_portal(app)
