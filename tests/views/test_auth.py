@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.conftest import csrf_token
 from views.session import SESSION_LAST_SEEN
 
 
@@ -192,3 +193,20 @@ def test_repeated_failures_lock_the_card_for_a_while(app_config, patron):
     assert locked.status_code == 429
     assert "30分" in locked.get_data(as_text=True)
     assert auth.login(other.card, other.password).location == "/"  # another card is not locked
+
+
+@pytest.mark.parametrize("nxt", ["/\r\nfoo", "/loans\nSet-Cookie: x=1", "/\x00", "/\tloans", "/\x7f", "/\x85"])
+def test_control_characters_in_next_fall_back_to_the_menu(auth, client, nxt):
+    """A CR or LF in ``next`` would split the Location header: Werkzeug refused it with a 500, after
+    the patron was already logged in."""
+    page = client.get("/login", query_string={"next": nxt})
+    assert page.status_code == 200
+    response = client.post("/login", data={"csrf_token": csrf_token(page_text(page)), "card_number": "2000000001",
+                                           "password": "yamada2024", "next": nxt})
+    assert response.status_code == 302 and response.location == "/"
+
+
+@pytest.mark.parametrize("url, field", [("/language", {"language": "en"}), ("/furigana", {"furigana": "on"})])
+def test_control_characters_in_next_of_the_switches_fall_back_too(auth, url, field):
+    response = auth.post_form("/login", url, {**field, "next": "/\r\nfoo"})
+    assert response.status_code == 302 and response.location == "/"
