@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.conftest import csrf_token
+from tests.views.test_reset import allowed_again_at
 from views.session import SESSION_LAST_SEEN
 
 
@@ -159,6 +160,15 @@ def test_activity_moves_the_idle_clock_without_rewriting_the_cookie_on_every_pag
         assert session[SESSION_LAST_SEEN] >= old + LAST_SEEN_STEP_SECONDS
 
 
+def test_a_10_kb_password_is_called_too_long(auth, adapter, monkeypatch):
+    """It was "This contains characters that cannot be used", which sends a patron hunting for one."""
+    calls = []
+    monkeypatch.setattr(adapter, "authenticate", lambda *args: calls.append(args))
+    page = page_text(auth.login("2000000001", "a1" * 5_000))
+    assert "128文字以内にしてください" in page and "使えない文字" not in page
+    assert calls == []
+
+
 def test_overlong_form_values_are_refused(auth):
     response = auth.login("2000000001", "x" * 500)
     assert response.status_code == 200
@@ -191,7 +201,8 @@ def test_repeated_failures_lock_the_card_for_a_while(app_config, patron):
         assert auth.login(f"{regular.card[:4]}-{regular.card[4:]}", "wrong-password1").status_code == 200
     locked = auth.login(regular.card, regular.password)
     assert locked.status_code == 429
-    assert "30分" in locked.get_data(as_text=True)
+    page = locked.get_data(as_text=True)
+    assert any(f"{moment}以降に" in page for moment in allowed_again_at(30 * 60)), page  # the lockout's own end
     assert auth.login(other.card, other.password).location == "/"  # another card is not locked
 
 
