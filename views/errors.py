@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from adapters.errors import IlsError, IlsUnavailable, NotSupported, RecordNotFound, Refused
 from extensions import limiter
+from views.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,12 @@ def handle_http_error(error: HTTPException):
 
 
 def handle_csrf_error(error: CSRFError):
-    log.info("CSRF check failed on %s: %s", request.path, error.description)
+    log.info("CSRF check failed on %s: %s", redact(request.path), error.description)
     return render_error(400, _l("The form has expired"), _l("Please reload the page and try again."))
 
 
 def handle_ils_unavailable(error: IlsUnavailable):
-    log.warning("ILS unavailable on %s %s: %r", request.method, request.path, error)
+    log.warning("ILS unavailable on %s %s: %r", request.method, redact(request.path), error)
     return render_error(
         503,
         _l("The library system is unavailable"),
@@ -83,14 +84,14 @@ def handle_ils_error(error: IlsError):
     if isinstance(error, RecordNotFound):
         return handle_http_error(NotFound())
     if isinstance(error, Refused):
-        log.info("ILS refused on %s: %s", request.path, error.reason)
+        log.info("ILS refused on %s: %s", redact(request.path), error.reason)
         return render_error(409, _l("The library system refused this request"), _l("Please contact the library."))
-    log.error("unexpected ILS error on %s %s", request.method, request.path, exc_info=error)
+    log.error("unexpected ILS error on %s %s", request.method, redact(request.path), exc_info=error)
     return render_error(503, _l("The library system is unavailable"), _l("Please try again later."))
 
 
 def handle_unexpected(error: Exception):
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, redact(request.path))
     return render_error(500, _l("Something went wrong"), _l("Please try again later."))
 
 
