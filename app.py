@@ -40,10 +40,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def configure_logging(app: Flask) -> None:
-    """One line per event on stderr; gunicorn or systemd collects it."""
+    """One line per event on stderr; gunicorn or systemd collects it. No line carries a reset,
+    confirmation or calendar token (views/redaction.py): not the portal's, nor the development server's."""
+    from views import redaction
+
     if not app.debug and not app.testing and not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    redaction.install(logging.getLogger("werkzeug"), app.logger, *logging.getLogger().handlers)
 
 
 def register_extensions(app: Flask) -> None:

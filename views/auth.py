@@ -15,7 +15,7 @@ from extensions import ils, limiter
 from views.forms import ChangePasswordForm, EmptyForm, LoginForm
 from views.passwords import policy_rules
 from views.safety import safe_next_url
-from views.session import end_session, mark_password_changed, start_session
+from views.session import end_other_sessions, end_session, mark_password_changed, start_session
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ def logout():
 
 
 def apply_password_change(form: ChangePasswordForm) -> bool:
-    """Send a validated change to the ILS; put any refusal on the form's fields. True on success."""
+    """Send a validated change to the ILS; put any refusal on the form's fields. True on success, after
+    which the patron's other sessions have ended and the page says so."""
     try:
         ils().change_password(current_user.patron_key, form.current.data, form.new.data)
     except AuthenticationFailed:
@@ -92,7 +93,11 @@ def apply_password_change(form: ChangePasswordForm) -> bool:
     except Refused as refusal:
         form.new.errors.append(refusal.message or _("The library system did not accept this password."))
     else:
-        log.info("password changed: card %s", mask_card_number(current_user.card_number))
+        # A session opened elsewhere, perhaps by whoever learnt the old password, ends (OWASP ASVS 3.3.3).
+        ended = end_other_sessions()
+        log.info("password changed: card %s; %d other session(s) ended", mask_card_number(current_user.card_number), ended)
+        flash(_("Your password has been changed. You have been logged out everywhere else "
+                "(other computers, phones and browsers)."), "success")
         return True
     return False
 
@@ -106,7 +111,6 @@ def initial_password():
     form = ChangePasswordForm()
     if form.validate_on_submit() and apply_password_change(form):
         mark_password_changed()
-        flash(_("Your password has been changed."), "success")
         return redirect(url_for("account.menu"))
     return render_template(
         "auth/password.html", form=form, rules=policy_rules(), initial=True,
@@ -120,6 +124,5 @@ def change_password():
     form = ChangePasswordForm()
     supported = ils().supports(Capability.CHANGE_PASSWORD)
     if supported and form.validate_on_submit() and apply_password_change(form):
-        flash(_("Your password has been changed."), "success")
         return redirect(url_for("settings.index"))
     return render_template("auth/password.html", form=form, rules=policy_rules(), initial=False, supported=supported)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from babel import support
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -42,13 +42,16 @@ class PortalForm(FlaskForm):
 
 
 class SafeText:
-    """Refuse control characters (and optionally ``|``) in a text field, with a clear message."""
+    """Refuse overlong text, and control characters (and optionally ``|``), each with its own clear message."""
 
     def __init__(self, max_length: int, allow_delimiter: bool = False) -> None:
         self.max_length = max_length
         self.allow_delimiter = allow_delimiter
 
     def __call__(self, form, field) -> None:
+        if len(field.data or "") > self.max_length:  # said as such: it is not a character that is wrong
+            raise ValidationError(ngettext("Use at most %(num)d character.", "Use at most %(num)d characters.",
+                                           self.max_length))
         try:
             check_safe_text(field.data or "", self.max_length, allow_delimiter=self.allow_delimiter)
         except InvalidInput:

@@ -1,33 +1,31 @@
 """Who is logged in, for how long, and what they must do first.
 
-The patron's identity lives in the signed session cookie (key, card number, display name, the
-must-change-password flag), so an ordinary page view costs no ILS round trip to find the user.
-The cookie also carries a session id registered on the server (store/sessions.py): logout and
-the timeouts remove it there, so a copied cookie does not outlive them.
+The session cookie is signed, not encrypted: anyone at a shared library PC can read it. So it holds
+only an opaque session id (and when the login started); the patron's identity (key, card number,
+display name, the must-change-password flag) is registered on the server under that id
+(store/sessions.py). Every request reads that entry once, which both checks that the session still
+lives (logout, the idle timeout and a password change end it there, so a copied cookie does not
+outlive them) and says who the patron is: an ordinary page view costs no ILS round trip and no
+second read to find the user.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import timedelta
 
-from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from adapters.models import Patron
 from extensions import login_manager
 from store.preferences import get_preferences
-from store.sessions import RedisSessionRegistry, SqlSessionRegistry, new_session_id
+from store.sessions import RedisSessionRegistry, SessionPatron, SqlSessionRegistry, new_session_id
 
-SESSION_PATRON = "patron"
-SESSION_LAST_SEEN = "last_seen"
 SESSION_ID = "sid"
 SESSION_STARTED = "started"
-# How stale the last-seen time in the cookie may be: writing it on every request would re-sign
-# and re-send the cookie with every page. The idle timeout may so end up to this much early.
-LAST_SEEN_STEP_SECONDS = 30
 # Kept in the session across login and logout: the language and furigana switches of this browser.
 DISPLAY_CHOICES = ("language", "furigana")
 # Endpoints a patron who must change the initial password may still reach.
@@ -38,19 +36,17 @@ ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
 
 @dataclass(frozen=True)
 class PortalUser(UserMixin):
-    """The Flask-Login user: just enough of ``Patron`` to render pages and call the adapter."""
+    """The Flask-Login user: the patron registered for this session, enough to render pages and call
+    the adapter. Flask-Login's id is the session id, so the cookie names no patron."""
 
+    session_id: str
     patron_key: str
     card_number: str
     display_name: str
     must_change_password: bool = False
 
     def get_id(self) -> str:
-        return self.patron_key
-
-    @classmethod
-    def from_patron(cls, patron: Patron) -> PortalUser:
-        return cls(patron.key, patron.card_number, patron.display_name, patron.must_change_password)
+        return self.session_id
 
 
 def start_session(patron: Patron) -> PortalUser:
@@ -69,13 +65,14 @@ def start_session(patron: Patron) -> PortalUser:
         session["language"] = saved.language
     if saved.furigana:
         session["furigana"] = True
-    user = PortalUser.from_patron(patron)
     session_id = new_session_id()
-    registry().add(session_id, patron.key)
+    who = SessionPatron(patron.key, patron.card_number, patron.display_name, patron.must_change_password)
+    registry().add(session_id, who)
     session[SESSION_ID] = session_id
-    session[SESSION_PATRON] = [user.patron_key, user.card_number, user.display_name, user.must_change_password]
-    session[SESSION_LAST_SEEN] = session[SESSION_STARTED] = int(time.time())
+    session[SESSION_STARTED] = int(time.time())
+    user = g.portal_user = PortalUser(session_id, *astuple(who))
     login_user(user)
+    session.pop("_id", None)  # Flask-Login's hash of the address and browser: unused, as session_protection is off
     return user
 
 
@@ -94,34 +91,34 @@ def registry():
 
 
 def mark_password_changed() -> None:
-    key, card, name, _must_change = session[SESSION_PATRON]
-    session[SESSION_PATRON] = [key, card, name, False]
+    registry().password_changed(session[SESSION_ID])
+
+
+def end_other_sessions() -> int:
+    """After a password change: end the patron's sessions elsewhere (OWASP ASVS 3.3.3); how many ended."""
+    return registry().remove_patron(current_user.patron_key, keep=session[SESSION_ID])
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> PortalUser | None:
-    stored = session.get(SESSION_PATRON)
-    if not stored or stored[0] != user_id:
-        return None
-    return PortalUser(*stored)
+    """The user ``enforce_session_limits`` found registered for this request's session (no second read)."""
+    user = g.get("portal_user")
+    return user if user is not None and user.session_id == user_id else None
 
 
 def enforce_session_limits():
-    """Log out a session that is idle too long (library PCs are shared), too old, or ended on the
-    server (logged out elsewhere, or a cookie copied from a session that has ended)."""
-    if request.endpoint == "static" or SESSION_PATRON not in session:
+    """Find who this session belongs to, on the server; log out a session that is idle too long
+    (library PCs are shared), too old, or ended on the server (logged out elsewhere, a password
+    changed or reset, or a cookie copied from a session that has ended)."""
+    if request.endpoint == "static" or SESSION_ID not in session:
         return None
-    config = current_app.config
-    now = int(time.time())
-    idle = now - session.get(SESSION_LAST_SEEN, 0) > config["IDLE_TIMEOUT_MINUTES"] * 60
-    too_old = now - session.get(SESSION_STARTED, 0) > config["SESSION_ABSOLUTE_HOURS"] * 3600
-    # The patron is checked too: with a leaked SECRET_KEY, a live session id must not carry another identity.
-    if idle or too_old or not registry().touch(session.get(SESSION_ID, ""), session[SESSION_PATRON][0]):
+    too_old = int(time.time()) - session.get(SESSION_STARTED, 0) > current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+    who = None if too_old else registry().touch(session[SESSION_ID])  # the idle timeout is the registry's
+    if who is None:
         end_session()
         flash(_l("You were logged out because the page was left unused. Please log in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-    if now - session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_STEP_SECONDS:
-        session[SESSION_LAST_SEEN] = now
+    g.portal_user = PortalUser(session[SESSION_ID], *astuple(who))
     return None
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from store.sessions import RedisSessionRegistry, SqlSessionRegistry, new_session_id
+from store.sessions import RedisSessionRegistry, SessionPatron, SqlSessionRegistry, new_session_id, touch_interval
 
 
 @pytest.fixture(params=["sql", "redis"])
@@ -19,34 +19,80 @@ def registry(request, app):
             yield SqlSessionRegistry(idle)
 
 
-def test_a_session_lives_until_removed(registry):
+def who(key: str) -> SessionPatron:
+    return SessionPatron(key, "20000" + key[-5:], f"名前 {key}", False)
+
+
+def test_a_session_lives_until_removed_and_says_whose_it_is(registry):
     session_id = new_session_id()
-    assert registry.touch(session_id, "P001") is False
-    registry.add(session_id, "P001")
-    assert registry.touch(session_id, "P001") is True
-    assert registry.touch(session_id, "P002") is False  # the id is bound to its patron
+    assert registry.touch(session_id) is None
+    registry.add(session_id, who("P001"))
+    assert registry.touch(session_id) == who("P001")
     registry.remove(session_id)
-    assert registry.touch(session_id, "P001") is False
+    assert registry.touch(session_id) is None
+
+
+def test_the_initial_password_flag_is_cleared_on_the_server(registry):
+    session_id = new_session_id()
+    registry.add(session_id, SessionPatron("P-first", "2000000002", "名前", True))
+    registry.password_changed(session_id)
+    assert registry.touch(session_id) == SessionPatron("P-first", "2000000002", "名前", False)
+    registry.remove(session_id)
 
 
 def test_removing_a_patron_ends_all_their_sessions_and_no_one_elses(registry):
     mine = [new_session_id() for _ in range(3)]
     theirs = new_session_id()
     for session_id in mine:
-        registry.add(session_id, "P-mine")
-    registry.add(theirs, "P-theirs")
-    registry.remove_patron("P-mine")
-    assert [registry.touch(session_id, "P-mine") for session_id in mine] == [False, False, False]
-    assert registry.touch(theirs, "P-theirs") is True
+        registry.add(session_id, who("P-mine"))
+    registry.add(theirs, who("P-theirs"))
+    assert registry.remove_patron("P-mine") == 3
+    assert [registry.touch(session_id) for session_id in mine] == [None, None, None]
+    assert registry.touch(theirs) == who("P-theirs")
     registry.remove(theirs)
+
+
+def test_a_password_change_keeps_the_session_it_was_made_in(registry):
+    here, elsewhere = new_session_id(), new_session_id()
+    registry.add(here, who("P-change"))
+    registry.add(elsewhere, who("P-change"))
+    assert registry.remove_patron("P-change", keep=here) == 1
+    assert registry.touch(here) == who("P-change") and registry.touch(elsewhere) is None
+    registry.remove(here)
 
 
 def test_an_idle_session_is_gone(app):
     with app.app_context():
         registry = SqlSessionRegistry(timedelta(seconds=-1))  # everything is already idle too long
         session_id = new_session_id()
-        registry.add(session_id, "P001")
-        assert registry.touch(session_id, "P001") is False
+        registry.add(session_id, who("P001"))
+        assert registry.touch(session_id) is None
+
+
+@pytest.mark.parametrize("minutes", [1, 5, 15, 60, 24 * 60])
+def test_the_touch_interval_leaves_most_of_the_timeout_to_the_patron(minutes):
+    """The stored last-seen time is at most ``touch_interval`` behind, so requests up to
+    ``idle - touch_interval`` apart keep a session: 90% of the timeout, and never less than 54 s."""
+    idle = timedelta(minutes=minutes)
+    assert timedelta(0) < touch_interval(idle) <= idle / 10
+    assert touch_interval(idle) <= timedelta(seconds=60)  # and the store is written at most once a minute
+
+
+def test_an_active_session_outlives_a_short_timeout(app, monkeypatch):
+    """The registry alone, at a 1-minute timeout, a request every 15 s for 5 minutes (it ended at 75 s)."""
+    from datetime import UTC, datetime
+
+    clock = [datetime.now(UTC)]
+    monkeypatch.setattr("store.sessions._now", lambda: clock[0])
+    with app.app_context():
+        registry = SqlSessionRegistry(timedelta(minutes=1))
+        session_id = new_session_id()
+        registry.add(session_id, who("P-busy"))
+        for step in range(20):
+            clock[0] += timedelta(seconds=15)
+            assert registry.touch(session_id) is not None, f"ended after {15 * (step + 1)} s"
+        clock[0] += timedelta(seconds=61)
+        assert registry.touch(session_id) is None
 
 
 def test_the_sqlite_store_commits_without_waiting_for_the_disk(app):

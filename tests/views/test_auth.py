@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
-from views.session import SESSION_LAST_SEEN
+from extensions import db
+from store.sessions import LoginSession
+from tests.conftest import csrf_token
+from tests.views.test_reset import allowed_again_at
 
 
 def page_text(response) -> str:
@@ -125,11 +130,20 @@ class TestFirstLogin:
         assert response.location == "/"  # no second forced change
 
 
+def age_session(app, client, seconds: float) -> None:
+    """Move the registry's last-seen time of this browser's session ``seconds`` into the past."""
+    with client.session_transaction() as session:
+        session_id = session["sid"]
+    with app.app_context():
+        db.session.execute(update(LoginSession).where(LoginSession.session_id == session_id)
+                           .values(last_seen_at=datetime.now(UTC) - timedelta(seconds=seconds)))
+        db.session.commit()
+
+
 def test_idle_timeout_logs_out(app, client, login_as):
     login_as("regular")
     assert client.get("/loans").status_code == 200
-    with client.session_transaction() as session:
-        session[SESSION_LAST_SEEN] = int(time.time()) - app.config["IDLE_TIMEOUT_MINUTES"] * 60 - 5
+    age_session(app, client, app.config["IDLE_TIMEOUT_MINUTES"] * 60 + 5)
     response = client.get("/loans")
     assert response.status_code == 302 and response.location.startswith("/login")
     assert client.get("/").status_code == 302
@@ -137,25 +151,58 @@ def test_idle_timeout_logs_out(app, client, login_as):
 
 def test_activity_within_the_timeout_keeps_the_session(app, client, login_as):
     login_as("regular")
-    with client.session_transaction() as session:
-        session[SESSION_LAST_SEEN] = int(time.time()) - app.config["IDLE_TIMEOUT_MINUTES"] * 60 + 30
+    age_session(app, client, app.config["IDLE_TIMEOUT_MINUTES"] * 60 - 30)
     assert client.get("/loans").status_code == 200
 
 
-def test_activity_moves_the_idle_clock_without_rewriting_the_cookie_on_every_page(app, client, login_as):
-    """The last-seen time is rewritten at most every LAST_SEEN_STEP_SECONDS, so most page views
-    send no new cookie; an older one is moved on, which keeps the session alive."""
-    from views.session import LAST_SEEN_STEP_SECONDS
-
+def test_page_views_never_rewrite_the_cookie(client, login_as):
+    """The idle clock is kept on the server: an ordinary page view sends no new cookie."""
     login_as("regular")
     client.get("/loans")
-    assert "Set-Cookie" not in client.get("/loans").headers
-    old = int(time.time()) - LAST_SEEN_STEP_SECONDS - 1
-    with client.session_transaction() as session:
-        session[SESSION_LAST_SEEN] = old
-    assert "Set-Cookie" in client.get("/loans").headers
-    with client.session_transaction() as session:
-        assert session[SESSION_LAST_SEEN] >= old + LAST_SEEN_STEP_SECONDS
+    for url in ("/loans", "/", "/holds"):
+        assert "Set-Cookie" not in client.get(url).headers, url
+
+
+class FakeClock:
+    """Both clocks the session code reads (the cookie's seconds, the registry's datetimes), moved by hand."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.start, self.offset = time.time(), 0.0
+        monkeypatch.setattr("views.session.time", self)
+        monkeypatch.setattr("store.sessions._now", lambda: datetime.fromtimestamp(self.time(), UTC))
+
+    def time(self) -> float:
+        return self.start + self.offset
+
+
+@pytest.mark.parametrize("minutes", [1, 2, 15])
+def test_a_patron_active_every_15_seconds_is_never_logged_out_at_any_timeout(app_config, monkeypatch, minutes):
+    """At IDLE_TIMEOUT_MINUTES=1, requests every 15 s ended at 66-75 s ("left unused"): the registry was
+    written at most every 60 s, as long as the whole timeout."""
+    from app import create_app
+    from tests.conftest import AuthActions
+
+    app_config["IDLE_TIMEOUT_MINUTES"] = minutes
+    app = create_app(app_config)
+    client = app.test_client()
+    clock = FakeClock(monkeypatch)
+    assert AuthActions(client).login("2000000001", "yamada2024").status_code == 302
+    for _ in range(4 * 2 * minutes + 8):  # twice the timeout and two more minutes, a request every 15 s
+        clock.offset += 15
+        response = client.get("/loans")
+        assert response.status_code == 200, f"logged out after {clock.offset:.0f} s"
+    clock.offset += minutes * 60 + 1  # then left unused for longer than the timeout
+    assert client.get("/loans").location.startswith("/login")
+    app.extensions["shiori.adapter"].close()
+
+
+def test_a_10_kb_password_is_called_too_long(auth, adapter, monkeypatch):
+    """It was "This contains characters that cannot be used", which sends a patron hunting for one."""
+    calls = []
+    monkeypatch.setattr(adapter, "authenticate", lambda *args: calls.append(args))
+    page = page_text(auth.login("2000000001", "a1" * 5_000))
+    assert "128文字以内にしてください" in page and "使えない文字" not in page
+    assert calls == []
 
 
 def test_overlong_form_values_are_refused(auth):
@@ -190,5 +237,23 @@ def test_repeated_failures_lock_the_card_for_a_while(app_config, patron):
         assert auth.login(f"{regular.card[:4]}-{regular.card[4:]}", "wrong-password1").status_code == 200
     locked = auth.login(regular.card, regular.password)
     assert locked.status_code == 429
-    assert "30分" in locked.get_data(as_text=True)
+    page = locked.get_data(as_text=True)
+    assert any(f"{moment}以降に" in page for moment in allowed_again_at(30 * 60)), page  # the lockout's own end
     assert auth.login(other.card, other.password).location == "/"  # another card is not locked
+
+
+@pytest.mark.parametrize("nxt", ["/\r\nfoo", "/loans\nSet-Cookie: x=1", "/\x00", "/\tloans", "/\x7f", "/\x85"])
+def test_control_characters_in_next_fall_back_to_the_menu(auth, client, nxt):
+    """A CR or LF in ``next`` would split the Location header: Werkzeug refused it with a 500, after
+    the patron was already logged in."""
+    page = client.get("/login", query_string={"next": nxt})
+    assert page.status_code == 200
+    response = client.post("/login", data={"csrf_token": csrf_token(page_text(page)), "card_number": "2000000001",
+                                           "password": "yamada2024", "next": nxt})
+    assert response.status_code == 302 and response.location == "/"
+
+
+@pytest.mark.parametrize("url, field", [("/language", {"language": "en"}), ("/furigana", {"furigana": "on"})])
+def test_control_characters_in_next_of_the_switches_fall_back_too(auth, url, field):
+    response = auth.post_form("/login", url, {**field, "next": "/\r\nfoo"})
+    assert response.status_code == 302 and response.location == "/"

@@ -240,6 +240,26 @@ def test_requests_are_rate_limited_per_card(limited_app):
     drain(limited_app)
 
 
+def allowed_again_at(seconds: int) -> set[str]:
+    """The time of day (Tokyo, the library's zone) a limit started now ends after ``seconds``, give or take a minute."""
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Tokyo"))
+    return {(now + timedelta(seconds=seconds + shift)).strftime("%H:%M") for shift in (-60, 0, 60)}
+
+
+def test_the_429_page_gives_the_hourly_limits_own_wait(limited_app):
+    """The limits are per hour: the page named "a few minutes" (数分), so the patron retried in vain."""
+    auth = AuthActions(limited_app.test_client())
+    for n in range(2):
+        ask(auth, "2000000001", f"a{n}@example.jp")
+    page = ask(auth, "2000000001", "x@example.jp")
+    assert page.status_code == 429
+    assert "数分" not in text(page)
+    assert any(f"{moment}以降に" in text(page) for moment in allowed_again_at(3600)), text(page)
+    drain(limited_app)
+
+
 def test_requests_are_rate_limited_per_client_address(limited_app):
     auth = AuthActions(limited_app.test_client())
     statuses = [ask(auth, f"20000000{n:02d}", "a@example.jp").status_code for n in range(1, 6)]
