@@ -3,7 +3,7 @@
 The API client can read and change any patron, so this adapter never takes a patron id, loan id or
 hold id from a browser on trust: the patron id is always the ``Patron.key`` it returned from
 ``authenticate``; the base class checks loan and hold ids for ``renew``, ``cancel_holds``,
-``suspend_hold`` and ``resume_hold``, and ``change_pickup_location`` (not in the base class yet)
+``suspend_hold``, ``resume_hold`` and ``change_pickup``, and ``change_pickup_location`` (one hold)
 checks them the same way (``IlsAdapter._own_hold``) before any call.
 
 Passwords are checked by ``POST /auth/password/validation`` (Koha 23.11+), or on Koha 22.11, which
@@ -50,5 +50,8 @@ class KohaAdapter(AuthMixin, AccountMixin, LoansMixin, HoldsMixin, CatalogueMixi
 
     @property
     def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
-        extra = {Capability.CATALOG_SEARCH} if self.features.biblio_search else set()
+        features = self.features
+        extra = {Capability.CATALOG_SEARCH} if features.biblio_search else set()
+        if features.hold_pickup_change:
+            extra.add(Capability.CHANGE_PICKUP)
         return self.BASE_CAPABILITIES | extra

@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "SIP2_PREFETCH": True,  # look up a patron's loans early: at login, and beside the loans page's own 63s
     "SIP2_PICKUP_LOCATIONS": "",  # JSON [{"id": ..., "name": ...}] or "ID:Name,ID:Name"; empty = the institution
     "SIP2_DISABLED_FEATURES": "",  # capabilities to hide although the ACS announces them, e.g. "place_hold"
+    # The ACS changes a hold's pickup location on a 15 with hold mode "*" (BS): not every server does
+    # (Koha's alter_hold sets it, but its change_hold may still use the patron's home library).
+    "SIP2_HOLD_PICKUP_CHANGE": False,
 }
 
 # What this adapter can implement over SIP2 at most; the ACS's 98 BX flags narrow it.
@@ -65,6 +68,12 @@ class AdapterOptions:
     due_soon_days: int = 3
     pickup_locations: tuple[PickupLocation, ...] = ()
     disabled: frozenset[Capability] = frozenset()
+    hold_pickup_change: bool = False  # SIP2_HOLD_PICKUP_CHANGE
+
+    def capabilities(self) -> frozenset[Capability]:
+        """What the settings allow before the ACS's BX flags narrow it."""
+        extra = {Capability.CHANGE_PICKUP} if self.hold_pickup_change else set()
+        return (IMPLEMENTED | extra) - self.disabled
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -202,5 +211,6 @@ def read_config(config: Mapping[str, Any]) -> tuple[Sip2Settings, AdapterOptions
         due_soon_days=3 if due_soon is None or due_soon == "" else int(due_soon),
         pickup_locations=parse_pickup_locations(config.get("SIP2_PICKUP_LOCATIONS")),
         disabled=parse_disabled(config.get("SIP2_DISABLED_FEATURES")),
+        hold_pickup_change=as_bool(config, "SIP2_HOLD_PICKUP_CHANGE"),
     )
     return settings, options

@@ -27,7 +27,7 @@ from adapters.errors import AuthenticationFailed, IlsUnavailable, InvalidInput
 from adapters.models import Capability
 from adapters.sip2 import builders, mapping
 from adapters.sip2.codec import Message, check_field_value
-from adapters.sip2.config import IMPLEMENTED, AdapterOptions, read_config
+from adapters.sip2.config import AdapterOptions, read_config
 from adapters.sip2.errors import (
     Sip2Error,
     Sip2LoginRefused,
@@ -78,7 +78,7 @@ class Sip2Core(IlsAdapter):
     def __init__(self, settings: Sip2Settings, options: AdapterOptions | None = None) -> None:
         self.settings = settings
         self.options = options or AdapterOptions()
-        self.capabilities = IMPLEMENTED - self.options.disabled
+        self.capabilities = self.options.capabilities()
         self._pool = Sip2ConnectionPool(settings)
         self._runner = ParallelRunner(settings.pool_size)
         self.items = ItemLookup(self._fetch_item, self._runner, ttl=self.options.item_cache_seconds)
@@ -116,13 +116,13 @@ class Sip2Core(IlsAdapter):
             if not status.supported.raw.strip():
                 return
             supported = status.supported
-            capabilities = set(IMPLEMENTED - self.options.disabled)
+            capabilities = set(self.options.capabilities())
             if "renew" not in supported:
                 capabilities.discard(Capability.RENEW)
             if "renew" not in supported and "renew_all" not in supported:
                 capabilities.discard(Capability.RENEW_ALL)
             if "hold" not in supported:
-                capabilities -= {Capability.PLACE_HOLD, Capability.CANCEL_HOLD}
+                capabilities -= {Capability.PLACE_HOLD, Capability.CANCEL_HOLD, Capability.CHANGE_PICKUP}
             if "item_information" not in supported:
                 capabilities.discard(Capability.RECORD_DETAILS)
             self.capabilities = frozenset(capabilities)
