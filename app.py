@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
         layout,
         messages,
         metrics,
+        pickup,
         reset,
         security,
         session,
@@ -130,7 +131,8 @@ def register_blueprints(app: Flask) -> None:
     layout.init_app(app)
     messages.init_app(app)
     errors.init_app(app)
-    for module in (auth, account, catalog, settings, i18n, furigana, layout, reset, email, calendar, health, metrics):
+    for module in (auth, account, pickup, catalog, settings, i18n, furigana, layout, reset, email, calendar, health,
+                   metrics):
         app.register_blueprint(module.bp)
 
 
