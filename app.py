@@ -106,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from views import (
         account,
         auth,
+        basket,
         calendar,
         catalog,
         email,
@@ -131,7 +132,8 @@ def register_blueprints(app: Flask) -> None:
     layout.init_app(app)
     messages.init_app(app)
     errors.init_app(app)
-    for module in (auth, account, pickup, catalog, settings, i18n, furigana, layout, reset, email, calendar, health,
+    basket.init_app(app)
+    for module in (auth, account, pickup, basket, catalog, settings, i18n, furigana, layout, reset, email, calendar, health,
                    metrics):
         app.register_blueprint(module.bp)
 

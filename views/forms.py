@@ -125,6 +125,13 @@ class PlaceHoldForm(PortalForm):
     not_needed_after = DateField(_l("Not needed after (optional)"), validators=[Optional()])
 
 
+class BasketForm(PortalForm):
+    """The reservation basket's confirmation: one pickup location and "not needed after" for every title."""
+
+    pickup_location = SelectField(_l("Pickup location"), validators=[DataRequired(_l("Choose a pickup location."))])
+    not_needed_after = DateField(_l("Not needed after (optional)"), validators=[Optional()])
+
+
 class SearchForm(PortalForm):
     class Meta:
         csrf = False  # a GET search changes nothing
