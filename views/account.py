@@ -15,6 +15,7 @@ from extensions import ils
 from views.forms import CancelHoldsForm, RenewForm
 from views.messages import REASONS
 from views.pickup import holds_page_context
+from views.renewal_watch import loans_page_context
 
 bp = Blueprint("account", __name__)
 
@@ -48,6 +49,7 @@ def loans():
         outcomes=_outcomes_by_id(outcomes),
         blocks=adapter.patron(current_user.patron_key).blocks,
         today=adapter.today(),
+        **loans_page_context(current_user.patron_key),
     )
 
 

@@ -9,7 +9,18 @@ placed or refused with its reason, as batch renewals do, and empties the basket.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -133,6 +144,8 @@ def init_app(app: Flask) -> None:
     def basket_context():
         """The basket's count for the header of every page (from the session: no ILS call), and on
         the catalogue's pages the "add to basket" buttons' form for a patron who may reserve."""
+        if not has_request_context():  # a mail rendered by the notice run
+            return {}
         form = None
         if request.endpoint in CATALOGUE_PAGES and current_user.is_authenticated and ils().supports(
                 Capability.PLACE_HOLD):

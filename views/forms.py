@@ -147,4 +147,5 @@ class SettingsForm(PortalForm):
     language = RadioField(_l("Language"), choices=[("ja", "日本語"), ("en", "English")])
     notify_hold_ready = BooleanField(_l("Email me when a reserved book is ready for pickup"))
     notify_due_soon = BooleanField(_l("Email me a few days before books are due"))
+    notify_renewable = BooleanField(_l("Email me on the day each loan can be renewed"))
 

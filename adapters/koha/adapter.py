@@ -46,6 +46,7 @@ class KohaAdapter(AuthMixin, AccountMixin, LoansMixin, HoldsMixin, CatalogueMixi
         Capability.LOANS, Capability.RENEW, Capability.RENEW_ALL, Capability.HOLDS, Capability.PLACE_HOLD,
         Capability.CANCEL_HOLD, Capability.SUSPEND_HOLD, Capability.FINES, Capability.CHANGE_PASSWORD,
         Capability.SET_PASSWORD, Capability.RECORD_DETAILS, Capability.PATRON_EMAIL,
+        Capability.RENEWAL_OPENS,  # allows_renewal's too_soon with its date
     })
 
     @property
