@@ -118,8 +118,10 @@ def register_blueprints(app: Flask) -> None:
         messages,
         metrics,
         pickup,
+        renewal_watch,
         reset,
         security,
+        series,
         session,
         settings,
     )
@@ -133,7 +135,7 @@ def register_blueprints(app: Flask) -> None:
     messages.init_app(app)
     errors.init_app(app)
     basket.init_app(app)
-    for module in (auth, account, pickup, basket, catalog, settings, i18n, furigana, layout, reset, email, calendar, health,
+    for module in (auth, account, pickup, basket, renewal_watch, series, catalog, settings, i18n, furigana, layout, reset, email, calendar, health,
                    metrics):
         app.register_blueprint(module.bp)
 

@@ -36,11 +36,23 @@ from adapters.errors import AuthenticationFailed, IlsError
 from adapters.models import Capability, Hold, HoldStatus, Loan, RenewalStatus
 from adapters.validation import mask_card_number as who
 from extensions import db, ils
-from notifications.ledger import DUE_SOON, HOLD_READY, RENEWABLE, DeliveryFailed, Ledger, LedgerRow, NoticeKey
+from notifications.ledger import (
+    DUE_SOON,
+    HOLD_READY,
+    RENEWABLE,
+    SERIES_PLACED,
+    DeliveryFailed,
+    Ledger,
+    LedgerRow,
+    NoticeKey,
+)
 from notifications.mail import SmtpMailer, mail_enabled, sender_domain
 from notifications.render import external_url, render_mail
+from notifications.series import advance_patron
 from store.models import Preference, RenewalWatch
+from store.preferences import get_preferences
 from store.renewal_watch import unwatch, watch
+from store.series import patrons_with_queues
 from views.metrics import NOTICES_SENT
 
 log = logging.getLogger(__name__)
@@ -68,7 +80,8 @@ class RunSummary:
     hold_ready: int = 0
     due_soon: int = 0
     renewable: int = 0
-    series_placed: int = 0
+    series_placed: int = 0  # mails
+    series_volumes: int = 0  # holds placed from series queues
     errors: int = 0
     seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -82,7 +95,7 @@ class RunSummary:
         return (
             f"notices: {self.patrons} patrons scanned, {self.sent} notices sent "
             f"({self.hold_ready} hold-ready, {self.due_soon} due-date), {self.errors} errors, {self.seconds:.2f} s; "
-            f"{self.renewable} renewal-open notices, {self.series_placed} series volumes reserved"
+            f"{self.renewable} renewal-open notices, {self.series_volumes} series volumes reserved"
         )
 
 
@@ -166,6 +179,7 @@ class NoticeRun:
                 return self.summary
             retention = timedelta(days=int(self.app.config["NOTICE_RETENTION_DAYS"]))
             self.ledger.forget_before(self.clock() - retention)
+            self._advance_series(adapter)
         try:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="shiori-notices") as pool:
                 for _ in pool.map(lambda person: self._patron(person, today), people):
@@ -174,6 +188,34 @@ class NoticeRun:
             self.mailer.close()
             self.summary.seconds = time.perf_counter() - started
         return self.summary
+
+    # --- series queues ---------------------------------------------------------------------
+
+    def _advance_series(self, adapter) -> None:
+        """Place the volumes whose turn has come (each once: ``store.series.claim``), and mail the patron."""
+        if not adapter.supports(Capability.SERIES):
+            return
+        advance_on = self.app.config["SERIES_ADVANCE_ON"]
+        for patron_key in patrons_with_queues():
+            try:
+                placed = advance_patron(adapter, patron_key, advance_on)
+            except AuthenticationFailed:
+                continue  # the ILS no longer knows the patron
+            except IlsError as exc:
+                log.warning("notices: series queue of patron %s not advanced: %r", who(patron_key), exc)
+                self.summary.add(errors=1)
+                continue
+            if not placed:
+                continue
+            self.summary.add(series_volumes=len(placed))
+            preference = get_preferences(patron_key)
+            if not (preference.email and preference.email_confirmed):
+                continue
+            person = Recipient(patron_key, preference.email, preference.language, False, False)
+            by_id = {str(row.id): row for row in placed}
+            rows = self.ledger.register(patron_key, [NoticeKey(SERIES_PLACED, key, "placed") for key in by_id])
+            self._deliver(person, rows, lambda claimed, person=person, by_id=by_id: self._series_message(
+                person, [by_id[row.subject] for row in claimed], claimed))
 
     # --- one patron -------------------------------------------------------------------------
 
@@ -276,4 +318,8 @@ class NoticeRun:
     def _renewable_message(self, person: Recipient, loans: list[Loan], rows: list[LedgerRow]):
         loans = sorted(loans, key=lambda loan: (loan.due_date or date.max, loan.title))
         mail = render_mail("renewable", person.language, loans=loans, loans_url=external_url("account.loans"))
+        return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))
+
+    def _series_message(self, person: Recipient, volumes: list, rows: list[LedgerRow]):
+        mail = render_mail("series_placed", person.language, volumes=volumes, holds_url=external_url("account.holds"))
         return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))

@@ -132,6 +132,10 @@ class BasketForm(PortalForm):
     not_needed_after = DateField(_l("Not needed after (optional)"), validators=[Optional()])
 
 
+class SeriesForm(BasketForm):
+    """Volumes of a series reserved in order (the checkboxes, read from request.form.getlist): one pickup for all."""
+
+
 class SearchForm(PortalForm):
     class Meta:
         csrf = False  # a GET search changes nothing

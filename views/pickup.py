@@ -17,6 +17,7 @@ from adapters.errors import IlsUnavailable
 from adapters.models import Capability, PickupChangeOutcome
 from extensions import ils
 from views.forms import CancelHoldsForm
+from views.series import holds_page_rows
 
 bp = Blueprint("pickup", __name__)
 
@@ -68,7 +69,7 @@ def _report(outcomes: list[PickupChangeOutcome]) -> None:
 
 
 def holds_page_context(patron_key: str) -> dict:
-    """What the holds page needs for pickup changes: the choices and the last outcomes."""
+    """What the holds page needs for pickup changes (the choices, the last outcomes) and the series queues."""
     adapter = ils()
     locations = []
     if adapter.supports(Capability.CHANGE_PICKUP):
@@ -77,4 +78,5 @@ def holds_page_context(patron_key: str) -> dict:
         except IlsUnavailable:
             locations = []  # the page still lists the holds; the change form is left out
     return {"pickup_choices": locations,
-            "pickup_outcomes": {row[0]: row for row in session.pop(PICKUP_OUTCOMES, None) or []}}
+            "pickup_outcomes": {row[0]: row for row in session.pop(PICKUP_OUTCOMES, None) or []},
+            "series_rows": holds_page_rows(patron_key)}
