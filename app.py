@@ -110,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     from views import (
         account,
         auth,
+        basket,
         calendar,
         catalog,
         email,
@@ -120,8 +121,11 @@ def register_blueprints(app: Flask) -> None:
         layout,
         messages,
         metrics,
+        pickup,
+        renewal_watch,
         reset,
         security,
+        series,
         session,
         settings,
     )
@@ -134,7 +138,9 @@ def register_blueprints(app: Flask) -> None:
     layout.init_app(app)
     messages.init_app(app)
     errors.init_app(app)
-    for module in (auth, account, catalog, settings, i18n, furigana, layout, reset, email, calendar, health, metrics):
+    basket.init_app(app)
+    for module in (auth, account, pickup, basket, renewal_watch, series, catalog, settings, i18n, furigana, layout, reset, email, calendar, health,
+                   metrics):
         app.register_blueprint(module.bp)
 
 

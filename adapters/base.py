@@ -4,10 +4,10 @@ An adapter is created once at start-up from the app config (``from_config``), li
 process, and must be safe to call from several threads at once. Every method takes the
 ``Patron.key`` the adapter itself returned from ``authenticate``; none trusts an id from a browser.
 
-Operations on loan and hold ids (``renew``, ``cancel_holds``, ``suspend_hold``, ``resume_hold``)
-are concrete here: they first check that every id belongs to the patron, answer
+Operations on loan and hold ids (``renew``, ``cancel_holds``, ``suspend_hold``, ``resume_hold``,
+``change_pickup``) are concrete here: they first check that every id belongs to the patron, answer
 ``Reason.NOT_FOUND`` for any that does not, and pass only the patron's own loans or holds to the
-adapter's ``_renew``, ``_cancel_holds``, ``_suspend_hold`` or ``_resume_hold``. A staff-level API
+adapter's ``_renew``, ``_cancel_holds``, ``_suspend_hold``, ``_resume_hold`` or ``_change_pickup``. A staff-level API
 client (Koha's) could otherwise act on any patron's loans, so this check is not left to each
 adapter. Hold ids need only be unique among one patron's holds (over SIP2 a hold is named by its item).
 """
@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from adapters.errors import NotSupported, Refused
+from adapters.errors import IlsUnavailable, InvalidInput, NotSupported, Refused
 from adapters.models import (
     AccountSummary,
     CancelOutcome,
@@ -30,6 +30,7 @@ from adapters.models import (
     HoldStatus,
     Loan,
     Patron,
+    PickupChangeOutcome,
     PickupLocation,
     Reason,
     Record,
@@ -241,6 +242,49 @@ class IlsAdapter(abc.ABC):
     def _suspend_hold(self, patron_key: str, hold: Hold, until: date | None) -> Hold:
         raise NotSupported(Capability.SUSPEND_HOLD)
 
+    def change_pickup(self, patron_key: str, hold_ids: Iterable[str], location_id: str) -> list[PickupChangeOutcome]:
+        """Move the patron's own holds among ``hold_ids`` to ``location_id``, one outcome per id in order.
+
+        Any id that is not the patron's gets ``Reason.NOT_FOUND``; a hold with a copy already set aside
+        for it (in transit, ready) gets ``Reason.HOLD_FOUND`` without asking the ILS; one already there
+        counts as changed. A pickup location this patron may not use is ``Reason.INVALID_PICKUP``."""
+        self.require(Capability.CHANGE_PICKUP)
+        requested = list(dict.fromkeys(hold_ids))
+        owned = {hold.hold_id: hold for hold in self.holds(patron_key)}
+        outcomes = []
+        down = False  # once the ILS stops answering, the rest are not tried one by one
+        for hold_id in requested:
+            hold = owned.get(hold_id)
+            if hold is None:
+                outcomes.append(PickupChangeOutcome(hold_id, False, reason=Reason.NOT_FOUND))
+            elif down:
+                outcomes.append(PickupChangeOutcome(hold_id, False, hold.title, Reason.UNAVAILABLE))
+            elif hold.status not in (HoldStatus.WAITING, HoldStatus.SUSPENDED):
+                outcomes.append(PickupChangeOutcome(hold_id, False, hold.title, Reason.HOLD_FOUND))
+            elif hold.pickup_location is not None and hold.pickup_location.location_id == location_id:
+                outcomes.append(PickupChangeOutcome(hold_id, True, hold.title))
+            else:
+                try:
+                    self._change_pickup(patron_key, hold, location_id)
+                except Refused as refusal:
+                    outcomes.append(PickupChangeOutcome(hold_id, False, hold.title, refusal.reason, refusal.message))
+                except InvalidInput:
+                    outcomes.append(PickupChangeOutcome(hold_id, False, hold.title, Reason.INVALID_PICKUP))
+                except IlsUnavailable:
+                    down = True
+                    outcomes.append(PickupChangeOutcome(hold_id, False, hold.title, Reason.UNAVAILABLE))
+                else:
+                    outcomes.append(PickupChangeOutcome(hold_id, True, hold.title))
+        return outcomes
+
+    def _change_pickup(self, patron_key: str, hold: Hold, location_id: str) -> None:
+        """Move this hold (the patron's own, still waiting or suspended) to ``location_id``, or raise Refused."""
+        raise NotSupported(Capability.CHANGE_PICKUP)
+
+    def hold_limit(self, patron_key: str) -> int | None:
+        """How many holds this patron may have at once, where the adapter knows it (None: it does not)."""
+        return None
+
     def _resume_hold(self, patron_key: str, hold: Hold) -> Hold:
         raise NotSupported(Capability.SUSPEND_HOLD)
 
@@ -253,3 +297,8 @@ class IlsAdapter(abc.ABC):
     def record(self, record_id: str) -> Record:
         """One record's details. Raises RecordNotFound."""
         raise NotSupported(Capability.RECORD_DETAILS)
+
+    def series_volumes(self, record: Record) -> list[Record]:
+        """The volumes of ``record``'s numbered series in volume order (``record`` among them); empty
+        for a record that belongs to none. For adapters declaring ``Capability.SERIES``."""
+        raise NotSupported(Capability.SERIES)

@@ -28,6 +28,9 @@ class Capability(enum.StrEnum):
     CATALOG_SEARCH = "catalog_search"
     RECORD_DETAILS = "record_details"
     PATRON_EMAIL = "patron_email"  # the ILS can store the patron's email address
+    CHANGE_PICKUP = "change_pickup"  # move a placed hold to another pickup location
+    SERIES = "series"  # records carry their numbered series and volume (for reserving volumes in order)
+    RENEWAL_OPENS = "renewal_opens"  # loans tell the day renewal opens (RenewalForecast.available_from)
 
 
 class BlockCode(enum.StrEnum):
@@ -64,6 +67,7 @@ class Reason(enum.StrEnum):
     NOT_FOUND = "not_found"  # also used for an id that is not the patron's own
     UNAVAILABLE = "unavailable"  # the ILS failed for this one item
     OTHER = "other"
+    HOLD_FOUND = "hold_found"  # a copy is already set aside for the hold: its pickup location is fixed
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,27 @@ class CancelOutcome:
 
 
 @dataclass(frozen=True)
+class PickupChangeOutcome:
+    """One hold's outcome of a pickup-location change (one per requested hold, as for cancellations)."""
+
+    hold_id: str
+    changed: bool
+    title: str | None = None
+    reason: Reason | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A record's place in a numbered series: ``series`` names the work (the same on every volume),
+    ``label`` is the volume as catalogued (上, 中, 下; 一 .. 八; BOOK 1), ``number`` its order (1, 2, ...)."""
+
+    series: str
+    label: str
+    number: int
+
+
+@dataclass(frozen=True)
 class Record:
     record_id: str
     title: str
@@ -215,6 +240,7 @@ class Record:
     available: int | None = None  # copies on the shelf now
     holds: int | None = None  # holds queued on the record
     holdable: bool = True
+    volume: Volume | None = None  # where the adapter has series data (Capability.SERIES)
 
 
 @dataclass(frozen=True)

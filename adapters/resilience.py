@@ -27,6 +27,7 @@ GUARDED_OPERATIONS = frozenset(
         "authenticate", "patron", "find_patron", "end_session", "account_summary", "change_password",
         "set_password", "set_patron_email", "loans", "renew", "renew_all", "holds", "pickup_locations", "place_hold",
         "cancel_holds", "suspend_hold", "resume_hold", "search", "record", "check_ready",
+        "change_pickup", "hold_limit", "series_volumes",
     }
 )
 CallObserver = Callable[[str, float, str], None]  # (operation, seconds, outcome)
@@ -137,6 +138,8 @@ def _guarded(operation: str):
             self.require(Capability.PLACE_HOLD if operation == "place_hold" else Capability.CANCEL_HOLD)
         elif operation in {"suspend_hold", "resume_hold"}:
             self.require(Capability.SUSPEND_HOLD)
+        elif operation == "change_pickup":
+            self.require(Capability.CHANGE_PICKUP)
         return self._call(operation, *args, **kwargs)
 
     method.__name__ = operation

@@ -63,6 +63,14 @@ DUE_SOON_DAYS = 3
 # Catalogue search page size.
 SEARCH_PAGE_SIZE = 20
 
+# The reservation basket holds at most this many titles where the adapter does not know the library's
+# hold limit (the demo does); either way, minus the holds the patron has already placed.
+BASKET_MAX_TITLES = 10
+
+# Series reserved in volume order (順番予約): the next volume's hold is placed by `flask notices run` once the
+# volume before it has been picked up ("pickup") or is ready for pickup ("ready").
+SERIES_ADVANCE_ON = "pickup"
+
 # The library, as the pages name it.
 # Texts may mark readings for furigana mode as {漢字|よみ}; plain text or {"ja": ..., "en": ...}.
 LIBRARY_NAME = {"ja": "しおり{市立|しりつ}{図書館|としょかん}", "en": "Shiori City Library"}

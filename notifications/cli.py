@@ -8,14 +8,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from notifications.ledger import DUE_SOON, HOLD_READY
+from notifications.ledger import DUE_SOON, HOLD_READY, RENEWABLE
 from notifications.mail import MailError, SmtpMailer, mail_enabled
 from notifications.notices import KINDS, NoticeRun
 from notifications.render import render_mail
 
-notices_cli = AppGroup("notices", help="Email notices: hold ready for pickup, due-date reminders, and a test email.")
+notices_cli = AppGroup("notices", help="Email notices: hold ready for pickup, due-date reminders, renewal open, "
+                       "series volumes reserved, and a test email.")
 
-ONLY = {"hold-ready": (HOLD_READY,), "due-date": (DUE_SOON,), "all": KINDS}
+ONLY = {"hold-ready": (HOLD_READY,), "due-date": (DUE_SOON,), "renewal-open": (RENEWABLE,), "all": KINDS}
 
 
 @notices_cli.command("run")

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 HOLD_READY = "hold_ready"
 DUE_SOON = "due_soon"
+RENEWABLE = "renewable"  # subject: the loan id, event: its due date (renewal opened for it)
+SERIES_PLACED = "series_placed"  # subject: the series queue entry's id, event: "placed"
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 

@@ -7,7 +7,12 @@ the ones not yet sent:
 
 - one email per hold per ready event (title, pickup location, pickup deadline);
 - one email listing the loans due within NOTICE_DUE_DAYS that have not been reminded of yet, each
-  with whether it can be renewed now, and a link to the loans page.
+  with whether it can be renewed now, and a link to the loans page;
+- one email listing the loans whose renewal has opened, for a patron who asked for it for every loan
+  (Settings) or for these loans (``RenewalWatch``), each loan and due date once.
+
+Before the mails, the run advances the patrons' series queues (``notifications.series``): the next
+volume's hold is placed once the one before has been picked up (or is ready), and the patron mailed.
 
 A patron whose ILS lookup fails is counted as an error and tried again by the next run; so is a
 notice the SMTP server did not take. The summary counts patrons scanned, notices sent and errors.
@@ -28,18 +33,32 @@ from flask import Flask
 from sqlalchemy import or_, select
 
 from adapters.errors import AuthenticationFailed, IlsError
-from adapters.models import Capability, Hold, HoldStatus, Loan
+from adapters.models import Capability, Hold, HoldStatus, Loan, RenewalStatus
 from adapters.validation import mask_card_number as who
 from extensions import db, ils
-from notifications.ledger import DUE_SOON, HOLD_READY, DeliveryFailed, Ledger, LedgerRow, NoticeKey
+from notifications.ledger import (
+    DUE_SOON,
+    HOLD_READY,
+    RENEWABLE,
+    SERIES_PLACED,
+    DeliveryFailed,
+    Ledger,
+    LedgerRow,
+    NoticeKey,
+)
 from notifications.mail import SmtpMailer, mail_enabled, sender_domain
 from notifications.render import external_url, render_mail
-from store.models import Preference
+from notifications.series import advance_patron
+from store.models import Preference, RenewalWatch
+from store.preferences import get_preferences
+from store.renewal_watch import unwatch, watch
+from store.series import patrons_with_queues
 from views.metrics import NOTICES_SENT
 
 log = logging.getLogger(__name__)
 
-KINDS = (HOLD_READY, DUE_SOON)
+KINDS = (HOLD_READY, DUE_SOON, RENEWABLE)
+CAPABILITY = {HOLD_READY: Capability.HOLDS, DUE_SOON: Capability.LOANS, RENEWABLE: Capability.RENEWAL_OPENS}
 NO_DEADLINE = "-"  # the ready-event discriminator when an ILS gives no pickup deadline
 
 
@@ -50,6 +69,8 @@ class Recipient:
     language: str | None
     hold_ready: bool
     due_soon: bool
+    renewable: bool = False  # every loan's renewal opening (Settings)
+    watched: frozenset[str] = frozenset()  # the loans watched one by one
 
 
 @dataclass
@@ -58,6 +79,9 @@ class RunSummary:
     sent: int = 0
     hold_ready: int = 0
     due_soon: int = 0
+    renewable: int = 0
+    series_placed: int = 0  # mails
+    series_volumes: int = 0  # holds placed from series queues
     errors: int = 0
     seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -70,7 +94,8 @@ class RunSummary:
     def line(self) -> str:
         return (
             f"notices: {self.patrons} patrons scanned, {self.sent} notices sent "
-            f"({self.hold_ready} hold-ready, {self.due_soon} due-date), {self.errors} errors, {self.seconds:.2f} s"
+            f"({self.hold_ready} hold-ready, {self.due_soon} due-date), {self.errors} errors, {self.seconds:.2f} s; "
+            f"{self.renewable} renewal-open notices, {self.series_volumes} series volumes reserved"
         )
 
 
@@ -81,17 +106,25 @@ def recipients(kinds: tuple[str, ...] = KINDS) -> list[Recipient]:
         wants.append(Preference.notify_hold_ready.is_(True))
     if DUE_SOON in kinds:
         wants.append(Preference.notify_due_soon.is_(True))
+    watches: dict[str, set[str]] = {}
+    if RENEWABLE in kinds:
+        wants.append(Preference.notify_renewable.is_(True))
+        for key, loan_id in db.session.execute(select(RenewalWatch.patron_key, RenewalWatch.loan_id)):
+            watches.setdefault(key, set()).add(loan_id)
+        if watches:
+            wants.append(Preference.patron_key.in_(sorted(watches)))
     if not wants:
         return []
     query = (
         select(Preference.patron_key, Preference.email, Preference.language, Preference.notify_hold_ready,
-               Preference.notify_due_soon)
+               Preference.notify_due_soon, Preference.notify_renewable)
         .where(Preference.email_confirmed.is_(True), Preference.email.is_not(None), Preference.email != "", or_(*wants))
         .order_by(Preference.patron_key)
     )
     return [
-        Recipient(key, email, language, bool(hold) and HOLD_READY in kinds, bool(due) and DUE_SOON in kinds)
-        for key, email, language, hold, due in db.session.execute(query)
+        Recipient(key, email, language, bool(hold) and HOLD_READY in kinds, bool(due) and DUE_SOON in kinds,
+                  bool(renew) and RENEWABLE in kinds, frozenset(watches.get(key, ())))
+        for key, email, language, hold, due, renew in db.session.execute(query)
     ]
 
 
@@ -136,10 +169,7 @@ class NoticeRun:
                 clock=self.clock,
             )
             adapter = ils()
-            self.kinds = tuple(
-                kind for kind in self.kinds
-                if adapter.supports(Capability.HOLDS if kind == HOLD_READY else Capability.LOANS)
-            )
+            self.kinds = tuple(kind for kind in self.kinds if adapter.supports(CAPABILITY[kind]))
             people = recipients(self.kinds)
             try:
                 today = adapter.today()
@@ -149,6 +179,7 @@ class NoticeRun:
                 return self.summary
             retention = timedelta(days=int(self.app.config["NOTICE_RETENTION_DAYS"]))
             self.ledger.forget_before(self.clock() - retention)
+            self._advance_series(adapter)
         try:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="shiori-notices") as pool:
                 for _ in pool.map(lambda person: self._patron(person, today), people):
@@ -157,6 +188,34 @@ class NoticeRun:
             self.mailer.close()
             self.summary.seconds = time.perf_counter() - started
         return self.summary
+
+    # --- series queues ---------------------------------------------------------------------
+
+    def _advance_series(self, adapter) -> None:
+        """Place the volumes whose turn has come (each once: ``store.series.claim``), and mail the patron."""
+        if not adapter.supports(Capability.SERIES):
+            return
+        advance_on = self.app.config["SERIES_ADVANCE_ON"]
+        for patron_key in patrons_with_queues():
+            try:
+                placed = advance_patron(adapter, patron_key, advance_on)
+            except AuthenticationFailed:
+                continue  # the ILS no longer knows the patron
+            except IlsError as exc:
+                log.warning("notices: series queue of patron %s not advanced: %r", who(patron_key), exc)
+                self.summary.add(errors=1)
+                continue
+            if not placed:
+                continue
+            self.summary.add(series_volumes=len(placed))
+            preference = get_preferences(patron_key)
+            if not (preference.email and preference.email_confirmed):
+                continue
+            person = Recipient(patron_key, preference.email, preference.language, False, False)
+            by_id = {str(row.id): row for row in placed}
+            rows = self.ledger.register(patron_key, [NoticeKey(SERIES_PLACED, key, "placed") for key in by_id])
+            self._deliver(person, rows, lambda claimed, person=person, by_id=by_id: self._series_message(
+                person, [by_id[row.subject] for row in claimed], claimed))
 
     # --- one patron -------------------------------------------------------------------------
 
@@ -182,7 +241,8 @@ class NoticeRun:
     def _notify(self, person: Recipient, today: date) -> None:
         adapter = ils()
         holds: list[Hold] = adapter.holds(person.patron_key) if person.hold_ready else []
-        loans: list[Loan] = adapter.loans(person.patron_key) if person.due_soon else []
+        wants_renewable = person.renewable or bool(person.watched)
+        loans: list[Loan] = adapter.loans(person.patron_key) if person.due_soon or wants_renewable else []
         ready = {
             NoticeKey(HOLD_READY, hold.hold_id, hold.pickup_deadline.isoformat() if hold.pickup_deadline else NO_DEADLINE):
             hold
@@ -193,18 +253,38 @@ class NoticeRun:
         due = {
             NoticeKey(DUE_SOON, loan.loan_id, loan.due_date.isoformat()): loan
             for loan in loans
-            if loan.due_date is not None and today <= loan.due_date <= horizon and not loan.overdue
+            if person.due_soon and loan.due_date is not None and today <= loan.due_date <= horizon and not loan.overdue
         }
-        if not ready and not due:
+        # A loan is mailed about when it is renewable now and was seen waiting for its renewal window
+        # before (watched): so the mail comes on the day the window opens. "Every loan" (Settings)
+        # watches each loan seen waiting; a loan already renewable when the patron asked gets none.
+        waiting = {loan.loan_id for loan in loans if loan.forecast.status is RenewalStatus.NOT_YET}
+        if person.renewable:
+            for loan_id in sorted(waiting - person.watched):
+                watch(person.patron_key, loan_id)
+        renewable = {
+            NoticeKey(RENEWABLE, loan.loan_id, loan.due_date.isoformat()): loan
+            for loan in loans
+            if loan.forecast.status is RenewalStatus.RENEWABLE and loan.due_date is not None and not loan.overdue
+            and loan.loan_id in person.watched
+        }
+        if person.watched:  # watches of loans returned or no longer renewable meanwhile are done
+            unwatch(person.patron_key, person.watched - waiting - {key.subject for key in renewable})
+        if not ready and not due and not renewable:
             return
-        open_rows = self.ledger.register(person.patron_key, [*ready, *due])
+        open_rows = self.ledger.register(person.patron_key, [*ready, *due, *renewable])
         for row in (r for r in open_rows if r.kind == HOLD_READY):
             self._deliver(person, [row], lambda rows: self._hold_message(person, ready[rows[0].key], rows))
         due_rows = [r for r in open_rows if r.kind == DUE_SOON]
         if due_rows:
             self._deliver(person, due_rows, lambda rows: self._due_message(person, [due[r.key] for r in rows], rows))
+        renewable_rows = [r for r in open_rows if r.kind == RENEWABLE]
+        if renewable_rows:
+            sent = self._deliver(person, renewable_rows, lambda rows: self._renewable_message(
+                person, [renewable[r.key] for r in rows], rows))
+            unwatch(person.patron_key, [row.subject for row in sent])
 
-    def _deliver(self, person: Recipient, rows: list[LedgerRow], compose) -> None:
+    def _deliver(self, person: Recipient, rows: list[LedgerRow], compose) -> list[LedgerRow]:
         def send(claimed: list[LedgerRow]) -> None:
             self.mailer.send(compose(claimed))
 
@@ -213,13 +293,14 @@ class NoticeRun:
         except DeliveryFailed as exc:
             log.warning("notices: %s notice for patron %s not sent: %s", rows[0].kind, who(person.patron_key), exc)
             self.summary.add(errors=1)
-            return
+            return []
         if sent:
             kind = sent[0].kind
             self.summary.add(sent=1, **{kind: 1})
             NOTICES_SENT.labels(kind).inc()
             log.info("notices: %s notice sent to patron %s (%s)", kind, who(person.patron_key),
                      ", ".join(row.subject for row in sent))
+        return sent
 
     # --- the messages -----------------------------------------------------------------------
 
@@ -232,4 +313,13 @@ class NoticeRun:
     def _due_message(self, person: Recipient, loans: list[Loan], rows: list[LedgerRow]):
         loans = sorted(loans, key=lambda loan: (loan.due_date or date.max, loan.title))
         mail = render_mail("due_soon", person.language, loans=loans, loans_url=external_url("account.loans"))
+        return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))
+
+    def _renewable_message(self, person: Recipient, loans: list[Loan], rows: list[LedgerRow]):
+        loans = sorted(loans, key=lambda loan: (loan.due_date or date.max, loan.title))
+        mail = render_mail("renewable", person.language, loans=loans, loans_url=external_url("account.loans"))
+        return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))
+
+    def _series_message(self, person: Recipient, volumes: list, rows: list[LedgerRow]):
+        mail = render_mail("series_placed", person.language, volumes=volumes, holds_url=external_url("account.holds"))
         return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))

@@ -31,6 +31,8 @@ SUBJECTS = {
     "email_changed": _l("Your email address for notices has been changed"),
     "hold_ready": _l("A reserved book is ready for pickup"),
     "due_soon": _l("Books due back soon"),
+    "renewable": _l("You can now renew your books"),
+    "series_placed": _l("The next volume has been reserved for you"),
     "test": _l("Test email from the patron portal"),
 }
 

@@ -7,13 +7,15 @@ from typing import Any
 from extensions import db
 from store.models import Preference
 
-EDITABLE = frozenset({"language", "furigana", "email", "email_confirmed", "notify_hold_ready", "notify_due_soon"})
+EDITABLE = frozenset({"language", "furigana", "email", "email_confirmed", "notify_hold_ready", "notify_due_soon",
+                      "notify_renewable"})
 
 
 def get_preferences(patron_key: str) -> Preference:
     """The patron's preferences; an unsaved default row if they have never changed any."""
     return db.session.get(Preference, patron_key) or Preference(
-        patron_key=patron_key, furigana=False, email_confirmed=False, notify_hold_ready=True, notify_due_soon=True
+        patron_key=patron_key, furigana=False, email_confirmed=False, notify_hold_ready=True, notify_due_soon=True,
+        notify_renewable=False,
     )
 
 

@@ -14,6 +14,8 @@ from adapters.models import CancelOutcome, Capability, Reason, RenewalResult
 from extensions import ils
 from views.forms import CancelHoldsForm, RenewForm
 from views.messages import REASONS
+from views.pickup import holds_page_context
+from views.renewal_watch import loans_page_context
 
 bp = Blueprint("account", __name__)
 
@@ -47,6 +49,7 @@ def loans():
         outcomes=_outcomes_by_id(outcomes),
         blocks=adapter.patron(current_user.patron_key).blocks,
         today=adapter.today(),
+        **loans_page_context(current_user.patron_key),
     )
 
 
@@ -103,7 +106,8 @@ def holds():
         return render_template("account/holds.html", holds=None, form=None, outcomes={})
     outcomes = {row[0]: row for row in session.pop(CANCEL_OUTCOMES, None) or []}
     return render_template(
-        "account/holds.html", holds=adapter.holds(current_user.patron_key), form=CancelHoldsForm(), outcomes=outcomes
+        "account/holds.html", holds=adapter.holds(current_user.patron_key), form=CancelHoldsForm(), outcomes=outcomes,
+        **holds_page_context(current_user.patron_key),
     )
 
 

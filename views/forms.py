@@ -128,6 +128,17 @@ class PlaceHoldForm(PortalForm):
     not_needed_after = DateField(_l("Not needed after (optional)"), validators=[Optional()])
 
 
+class BasketForm(PortalForm):
+    """The reservation basket's confirmation: one pickup location and "not needed after" for every title."""
+
+    pickup_location = SelectField(_l("Pickup location"), validators=[DataRequired(_l("Choose a pickup location."))])
+    not_needed_after = DateField(_l("Not needed after (optional)"), validators=[Optional()])
+
+
+class SeriesForm(BasketForm):
+    """Volumes of a series reserved in order (the checkboxes, read from request.form.getlist): one pickup for all."""
+
+
 class SearchForm(PortalForm):
     class Meta:
         csrf = False  # a GET search changes nothing
@@ -143,4 +154,5 @@ class SettingsForm(PortalForm):
     language = RadioField(_l("Language"), choices=[("ja", "日本語"), ("en", "English")])
     notify_hold_ready = BooleanField(_l("Email me when a reserved book is ready for pickup"))
     notify_due_soon = BooleanField(_l("Email me a few days before books are due"))
+    notify_renewable = BooleanField(_l("Email me on the day each loan can be renewed"))
 

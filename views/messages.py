@@ -28,6 +28,7 @@ REASONS = {
     Reason.NOT_FOUND: _l("Not found among your own loans or reservations."),
     Reason.UNAVAILABLE: _l("The library system did not answer for this one. Please try again later."),
     Reason.OTHER: _l("The library system refused this request."),
+    Reason.HOLD_FOUND: _l("A copy is already on its way or waiting for you, so this cannot be changed."),
 }
 
 BLOCKS = {

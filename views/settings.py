@@ -11,6 +11,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from adapters.models import Capability
+from extensions import ils
 from notifications.tokens import same_address
 from store.preferences import get_preferences, update_preferences
 from views.calendar import feed_url
@@ -34,6 +36,8 @@ def index():
             "notify_hold_ready": form.notify_hold_ready.data,
             "notify_due_soon": form.notify_due_soon.data,
         }
+        if ils().supports(Capability.RENEWAL_OPENS):
+            changes["notify_renewable"] = form.notify_renewable.data
         old_email, old_confirmed = preferences.email, preferences.email_confirmed
         if email != preferences.email:  # a new address waits for its confirmation (one only re-cased need not)
             changes.update(email=email, email_confirmed=old_confirmed and same_address(email, old_email))

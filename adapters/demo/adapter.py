@@ -303,6 +303,21 @@ class DemoAdapter(IlsAdapter):
                     outcomes.append(CancelOutcome(requested.hold_id, True, requested.title))
             return outcomes
 
+    def _change_pickup(self, patron_key: str, hold: Hold, location_id: str) -> None:
+        """Only a hold still in the queue moves: a copy set aside travels to the branch it was set aside for."""
+        with self._tx(write=True) as conn:
+            if conn.execute("SELECT 1 FROM branches WHERE id = ?", (location_id,)).fetchone() is None:
+                raise Refused(Reason.INVALID_PICKUP)
+            moved = conn.execute(
+                "UPDATE holds SET pickup_branch = ? WHERE id = ? AND patron_key = ? AND status IN ('waiting', 'suspended')",
+                (location_id, _number(hold.hold_id), patron_key),
+            ).rowcount
+            if not moved:  # set aside (or gone) since the holds were read
+                raise Refused(Reason.HOLD_FOUND)
+
+    def hold_limit(self, patron_key: str) -> int | None:
+        return self.rules.max_holds
+
     def _suspend_hold(self, patron_key: str, hold: Hold, until: date | None) -> Hold:
         """A waiting hold keeps its place in the queue but is passed over until ``until`` or a resume."""
         with self._tx(write=True) as conn:
@@ -346,6 +361,15 @@ class DemoAdapter(IlsAdapter):
         if row is None:
             raise RecordNotFound(record_id)
         return record_from_row(row)
+
+    def series_volumes(self, record: Record) -> list[Record]:
+        if record.volume is None:
+            return []
+        with self._tx() as conn:
+            rows = conn.execute(f"SELECT {RECORD_COLUMNS} FROM records r WHERE r.series = ?"  # noqa: S608
+                                " AND r.volume_number IS NOT NULL ORDER BY r.volume_number, r.id",
+                                (record.volume.series,)).fetchall()
+        return [record_from_row(row) for row in rows]
 
     # --- the library's side: the CLI and the tests ----------------------------------------
 

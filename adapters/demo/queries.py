@@ -6,7 +6,7 @@ import sqlite3
 from datetime import date
 
 from adapters.demo.rules import DemoRules
-from adapters.models import Hold, HoldStatus, Loan, PickupLocation, Record
+from adapters.models import Hold, HoldStatus, Loan, PickupLocation, Record, Volume
 
 LOANS_SQL = """
 SELECT l.id, l.item_id, l.checkout_date, l.due_date, l.renewals, r.id AS record_id, r.title, r.author,
@@ -74,4 +74,6 @@ def record_from_row(row: sqlite3.Row) -> Record:
         record_id=row["id"], title=row["title"], author=row["author"], isbn=row["isbn"], publisher=row["publisher"],
         year=row["year"], language=row["language"], copies=row["copies"], available=row["available"],
         holds=row["holds"],
+        volume=Volume(row["series"], row["volume"] or str(row["volume_number"]), row["volume_number"])
+        if row["series"] and row["volume_number"] is not None else None,
     )

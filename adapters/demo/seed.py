@@ -179,6 +179,7 @@ def build_seed(catalogue: dict[str, Any], today: date) -> dict[str, list[dict[st
             "author": record.get("author"), "publisher": record.get("publisher"), "year": record.get("year"),
             "isbn": record.get("isbn"), "language": record.get("language"),
             "search_text": search_text(record), "title_folded": fold(record["title"]),
+            "series": record.get("series"), "volume": record.get("volume"), "volume_number": record.get("volume_number"),
         }
         for record in catalogue["records"]
     ]

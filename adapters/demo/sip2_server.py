@@ -2,7 +2,7 @@
 on one machine (``flask demo sip2-server --port 6601``), and the SIP2 adapter's tests have a server
 with a real library's data and rules behind it.
 
-It answers 93, 99, 63 (BP/BQ paging; AD checked), 23, 17, 29, 65, 15 (``+`` and ``-``), 35 and 97
+It answers 93, 99, 63 (BP/BQ paging; AD checked), 23, 17, 29, 65, 15 (``+``, ``-`` and ``*``), 35 and 97
 (resend the last reply) the way Koha's SIP server does: item barcodes in the 64 lists, refusals as
 ``ok=0`` with an English screen message (AF). Error detection follows the request: a request with
 AY/AZ gets a reply with the same AY and a checksum, a bad checksum gets ``96``. Replies end in CR.
@@ -316,6 +316,8 @@ class DemoAcs:
                 refusal, answer = self._place(patron, record_id, request)
             elif mode == "-":
                 refusal = self._cancel(patron, record_id)
+            elif mode == "*":
+                refusal, answer = self._alter(patron, record_id, request)
             else:
                 refusal = "Hold changes are not supported"
         ok = refusal is None
@@ -354,9 +356,28 @@ class DemoAcs:
         (outcome,) = self.demo.cancel_holds(patron.key, [f"H{row['id']}"])
         return None if outcome.cancelled else HOLD_TEXT.get(outcome.reason, "Hold not cancelled")
 
+    def _alter(self, patron, record_id: str | None, request: Message) -> tuple[str | None, dict[str, object]]:
+        """15 ``*``: a new pickup location (BS) for the patron's hold on this item, as Koha's
+        ``C4::SIP::ILS::alter_hold`` (Koha-Community/Koha@08b4eb1b, C4/SIP/ILS.pm): the hold is looked
+        up among the patron's own, "Hold updated." or "No such outstanding hold."."""
+        row = next((row for row in self._hold_rows(patron.key) if row["record_id"] == record_id), None)
+        pickup = (request.get("BS") or "").strip()
+        if row is None:
+            return "No such outstanding hold.", {}
+        if not pickup:
+            return None, {"listed": row["listed"]}  # nothing to change, as alter_hold
+        (outcome,) = self.demo.change_pickup(patron.key, [f"H{row['id']}"], pickup)
+        if not outcome.changed:
+            return PICKUP_TEXT.get(outcome.reason, "Hold not updated"), {}
+        return None, {"listed": row["listed"], "title": outcome.title, "pickup": pickup}
+
     def _handle_35(self, request: Message) -> Message:
         fields = [("AO", self.institution), ("AA", request.get("AA") or ""), ("AF", "Thank you!")]
         return self._reply("36", {"end_session": "Y", "transaction_date": self.now()}, fields)
+
+
+# Why the demo ACS refuses a 15 "*" (Koha's own answers are only the two of alter_hold).
+PICKUP_TEXT = {Reason.INVALID_PICKUP: "Invalid pickup location", Reason.HOLD_FOUND: "Hold is in transit or waiting"}
 
 
 def _amount(amount: Decimal) -> str:

@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "2"  # 2: holds.suspended_until
+SCHEMA_VERSION = "3"  # 2: holds.suspended_until; 3: records.series, volume, volume_number
 BUSY_TIMEOUT = 30.0
 CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.json"
 MIN_RECORDS = 200
@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS branches (
     id TEXT PRIMARY KEY, name_ja TEXT NOT NULL, name_en TEXT NOT NULL, position INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, title_kana TEXT, author TEXT, publisher TEXT,
-    year INTEGER, isbn TEXT, language TEXT, search_text TEXT NOT NULL, title_folded TEXT NOT NULL);
+    year INTEGER, isbn TEXT, language TEXT, search_text TEXT NOT NULL, title_folded TEXT NOT NULL,
+    series TEXT, volume TEXT, volume_number INTEGER);
+CREATE INDEX IF NOT EXISTS records_series ON records(series, volume_number);
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY, record_id TEXT NOT NULL REFERENCES records(id),
     home_branch TEXT NOT NULL REFERENCES branches(id));

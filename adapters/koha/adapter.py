@@ -3,7 +3,7 @@
 The API client can read and change any patron, so this adapter never takes a patron id, loan id or
 hold id from a browser on trust: the patron id is always the ``Patron.key`` it returned from
 ``authenticate``; the base class checks loan and hold ids for ``renew``, ``cancel_holds``,
-``suspend_hold`` and ``resume_hold``, and ``change_pickup_location`` (not in the base class yet)
+``suspend_hold``, ``resume_hold`` and ``change_pickup``, and ``change_pickup_location`` (one hold)
 checks them the same way (``IlsAdapter._own_hold``) before any call.
 
 Passwords are checked by ``POST /auth/password/validation`` (Koha 23.11+), or on Koha 22.11, which
@@ -46,9 +46,13 @@ class KohaAdapter(AuthMixin, AccountMixin, LoansMixin, HoldsMixin, CatalogueMixi
         Capability.LOANS, Capability.RENEW, Capability.RENEW_ALL, Capability.HOLDS, Capability.PLACE_HOLD,
         Capability.CANCEL_HOLD, Capability.SUSPEND_HOLD, Capability.FINES, Capability.CHANGE_PASSWORD,
         Capability.SET_PASSWORD, Capability.RECORD_DETAILS, Capability.PATRON_EMAIL,
+        Capability.RENEWAL_OPENS,  # allows_renewal's too_soon with its date
     })
 
     @property
     def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
-        extra = {Capability.CATALOG_SEARCH} if self.features.biblio_search else set()
+        features = self.features
+        extra = {Capability.CATALOG_SEARCH} if features.biblio_search else set()
+        if features.hold_pickup_change:
+            extra.add(Capability.CHANGE_PICKUP)
         return self.BASE_CAPABILITIES | extra

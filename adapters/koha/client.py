@@ -111,6 +111,8 @@ class KohaFeatures:
     password_validation: bool = True
     patron_checkouts: bool = False  # GET /patrons/{id}/checkouts (embeds item.biblio): 24.05
     biblio_search: bool = False  # GET /biblios with a q filter
+    # PUT /holds/{hold_id}/pickup_location: in every contract line built (23.11 to 25.11); none was built for 22.11
+    hold_pickup_change: bool = False
     source: str = "defaults"
 
     @classmethod
@@ -119,6 +121,7 @@ class KohaFeatures:
             password_validation=version >= (23, 11),
             patron_checkouts=version >= (24, 5),
             biblio_search=version >= (23, 5),
+            hold_pickup_change=version >= (23, 11),
             source=f"KOHA_VERSION={version[0]}.{version[1]:02d}",
         )
 
@@ -134,6 +137,7 @@ class KohaFeatures:
             password_validation="post" in paths.get("/auth/password/validation", set()),
             patron_checkouts="get" in paths.get("/patrons/{patron_id}/checkouts", set()),
             biblio_search="get" in paths.get("/biblios", set()),
+            hold_pickup_change="put" in paths.get("/holds/{hold_id}/pickup_location", set()),
             source="GET /api/v1/",
         )
 

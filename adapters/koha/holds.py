@@ -17,7 +17,7 @@ from adapters.koha import mapping
 from adapters.koha.client import KohaApiError, KohaPermissionError, KohaRouteMissing
 from adapters.koha.common import koha_is_down, log, numeric_id
 from adapters.koha.core import KohaCore
-from adapters.models import CancelOutcome, Hold, HoldRequest, HoldStatus, PickupLocation, Reason
+from adapters.models import CancelOutcome, Capability, Hold, HoldRequest, HoldStatus, PickupLocation, Reason
 
 
 class HoldsMixin(KohaCore):
@@ -152,10 +152,16 @@ class HoldsMixin(KohaCore):
         return self._own_hold(patron_key, hold.hold_id)
 
     def change_pickup_location(self, patron_key: str, hold_id: str, location_id: str) -> Hold:
-        hold = self._own_hold(patron_key, hold_id)
+        """One hold moved, as it is afterwards (``IlsAdapter.change_pickup`` moves several, one outcome each)."""
+        self._change_pickup(patron_key, self._own_hold(patron_key, hold_id), location_id)
+        return self._own_hold(patron_key, hold_id)
+
+    def _change_pickup(self, patron_key: str, hold: Hold, location_id: str) -> None:
+        """PUT /holds/{id}/pickup_location (where the served contract has it: ``features.hold_pickup_change``).
+        Koha checks the library is a valid pickup location for the hold (400 otherwise)."""
+        self.require(Capability.CHANGE_PICKUP)
         self._hold_action("PUT", f"/holds/{hold.hold_id}/pickup_location", {"pickup_library_id": location_id},
                           (200,))
-        return self._own_hold(patron_key, hold_id)
 
     def _hold_action(self, method: str, path: str, body: Any, ok: tuple[int, ...]) -> None:
         """One change to a hold; Koha's refusal becomes ``Refused`` (NOT_FOUND, INVALID_PICKUP or OTHER)."""

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "SIP2_HOLD_IDS": "",  # what the hold lists (AS, CD) carry: barcode or title; empty: the profile's
     "SIP2_LOAN_IDS": "",  # what the loan lists (AU, AT) carry: barcode or title; empty: the profile's
     "SIP2_IGNORED_FLAGS": "",  # patron status flags the server sets for everyone, comma-separated; empty: the profile's
+    # The ACS changes a hold's pickup location on a 15 with hold mode "*" (BS): not every server does
+    # (Koha's alter_hold sets it, but its change_hold may still use the patron's home library).
+    "SIP2_HOLD_PICKUP_CHANGE": False,
 }
 
 # What this adapter can implement over SIP2 at most; the ACS's 98 BX flags narrow it.
@@ -72,6 +75,12 @@ class AdapterOptions:
     pickup_locations: tuple[PickupLocation, ...] = ()
     disabled: frozenset[Capability] = frozenset()
     profile: Profile = PROFILES[DEFAULT_PROFILE]
+    hold_pickup_change: bool = False  # SIP2_HOLD_PICKUP_CHANGE
+
+    def capabilities(self) -> frozenset[Capability]:
+        """What the settings allow before the ACS's BX flags narrow it."""
+        extra = {Capability.CHANGE_PICKUP} if self.hold_pickup_change else set()
+        return (IMPLEMENTED | extra) - self.disabled
 
 
 def _value(config: Mapping[str, Any], key: str) -> Any:
@@ -240,5 +249,6 @@ def read_config(config: Mapping[str, Any]) -> tuple[Sip2Settings, AdapterOptions
         pickup_locations=parse_pickup_locations(config.get("SIP2_PICKUP_LOCATIONS")),
         disabled=profile.disabled,
         profile=profile,
+        hold_pickup_change=as_bool(config, "SIP2_HOLD_PICKUP_CHANGE"),
     )
     return settings, options

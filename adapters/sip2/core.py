@@ -27,7 +27,7 @@ from adapters.errors import AuthenticationFailed, IlsUnavailable, InvalidInput
 from adapters.models import Capability
 from adapters.sip2 import builders, mapping
 from adapters.sip2.codec import Message, check_field_value
-from adapters.sip2.config import IMPLEMENTED, AdapterOptions, read_config
+from adapters.sip2.config import AdapterOptions, read_config
 from adapters.sip2.errors import (
     Sip2Error,
     Sip2LoginRefused,
@@ -100,11 +100,12 @@ class Sip2Core(IlsAdapter):
         """What this server's dialect lets the adapter do: a 29 needs a barcode, and so does a 15
         (Evergreen finds the hold to cancel from a copy barcode), so lists of titles rule them out;
         65 needs no item id and stays."""
-        capabilities = set(IMPLEMENTED - self.options.disabled)
+        capabilities = set(self.options.capabilities())
         if self.options.profile.loan_ids != BARCODE:
             capabilities.discard(Capability.RENEW)
         if self.options.profile.hold_ids != BARCODE:
             capabilities.discard(Capability.CANCEL_HOLD)
+            capabilities.discard(Capability.CHANGE_PICKUP)
         return frozenset(capabilities)
 
     @classmethod
@@ -136,7 +137,7 @@ class Sip2Core(IlsAdapter):
             if "renew" not in supported and "renew_all" not in supported:
                 capabilities.discard(Capability.RENEW_ALL)
             if "hold" not in supported:
-                capabilities -= {Capability.PLACE_HOLD, Capability.CANCEL_HOLD}
+                capabilities -= {Capability.PLACE_HOLD, Capability.CANCEL_HOLD, Capability.CHANGE_PICKUP}
             if "item_information" not in supported:
                 capabilities.discard(Capability.RECORD_DETAILS)
             self.capabilities = frozenset(capabilities)

@@ -7,7 +7,9 @@ cancelled with its own 15 naming the listed value.
 A hold is placed with 15 ``+`` on an item id (the "record", see ``catalogue``) with hold type 2
 (any copy of the title), so the ILS places a title-level hold; it is cancelled with 15 ``-``.
 SIP2 cannot list pickup locations: they are ``SIP2_PICKUP_LOCATIONS``, else the institution.
-``IlsAdapter`` checks that a hold id is the patron's own before ``_cancel_holds`` runs.
+Where the ACS takes it (``SIP2_HOLD_PICKUP_CHANGE``), a hold's pickup location is changed with 15
+``*`` (Koha's ``C4::SIP::ILS::alter_hold``: the hold found by the item id among the patron's holds).
+``IlsAdapter`` checks that a hold id is the patron's own before ``_cancel_holds`` and ``_change_pickup`` run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from adapters.sip2.errors import Sip2Error, Sip2Unavailable
 from adapters.sip2.profiles import BARCODE
 from adapters.sip2.responses import ItemInformation, parse_hold_response
 from adapters.validation import mask_card_number
+
+# A refused 15 "*": Koha says "No such outstanding hold." (C4::SIP::ILS::alter_hold); a found hold is fixed.
+PICKUP_PATTERNS = mapping._patterns(
+    (Reason.NOT_FOUND, r"no such (outstanding )?hold|hold not found"),
+    (Reason.HOLD_FOUND, r"in transit|on (the )?hold shelf|already (found|waiting|trapped)|取置|配送中"),
+) + mapping.HOLD_PATTERNS
 
 
 class HoldsMixin(Sip2Core):
@@ -114,6 +122,26 @@ class HoldsMixin(Sip2Core):
             queue_position=answer.queue_position or None, pickup_location=pickup,
             not_needed_after=request.not_needed_after, placed_on=self.today(),
         )
+
+    def _change_pickup(self, patron_key: str, hold: Hold, location_id: str) -> None:
+        """15 ``*`` with the hold's id in AB and the new pickup location in BS."""
+        if location_id not in {location.location_id for location in self.pickup_locations(patron_key)}:
+            raise Refused(Reason.INVALID_PICKUP)
+        with self._edge("change pickup", patron_key):
+            try:
+                answer = parse_hold_response(self._request(lambda institution: builders.hold_request(
+                    "*", institution, patron_key, item_id=hold.hold_id, pickup_location=location_id,
+                    terminal_password=self._terminal_password)))
+            except OUTCOME_UNKNOWN as exc:
+                raise Sip2Unavailable(f"no answer to the pickup change: {exc}") from exc
+            finally:
+                self.items.invalidate([hold.hold_id])
+                self._forget_status(patron_key)
+        if not answer.ok:
+            text = mapping.screen_message(answer.screen_messages)
+            reason = mapping.reason_from_text(text, PICKUP_PATTERNS)
+            log.info("SIP2 pickup change refused (card %s): %s", mask_card_number(patron_key), text)
+            raise Refused(reason, text if reason is Reason.OTHER else None)
 
     def _cancel_holds(self, patron_key: str, holds: Sequence[Hold]) -> list[CancelOutcome]:
         def cancel_one(hold: Hold) -> object:
