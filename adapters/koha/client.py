@@ -348,7 +348,9 @@ class KohaClient:
                       "SECRET or PORTAL_KOHA_USER/PASSWORD and the sysprefs RESTOAuth2ClientCredentials/RESTBasicAuth",
                       method, path, _message(body))
             raise KohaApiError(status, method, path, body)
-        if status == 403 and isinstance(body, dict) and "required_permissions" in body and not as_patron:
+        # Koha's authorization refusal names what is missing; its authentication refusal ("Invalid
+        # password") carries required_permissions null.
+        if status == 403 and isinstance(body, dict) and body.get("required_permissions") and not as_patron:
             log.error("Koha's API client lacks a permission for %s %s: %s needs %s. Grant it to the staff patron "
                       "that owns the API client (see adapters/koha/README.md).",
                       method, path, _message(body), body.get("required_permissions"))
