@@ -2,7 +2,8 @@
 
 It serves the demo library (the patrons of adapters/demo/seed.py, the 283 books of the demo
 catalogue, their loans and holds) behind Koha's REST API v1, with Koha's behaviour on the routes the
-portal uses (``adapters/koha/fake.py``, the same fake the tests check against Koha's contract)::
+portal uses (``adapters/demo/koha_server/``, the same fake the tests check against each release's
+contract)::
 
     python tools/fake_koha.py --port 8081
     PORTAL_ADAPTER=koha PORTAL_KOHA_URL=http://127.0.0.1:8081 \\
@@ -14,9 +15,10 @@ library's side is at ``/_desk``: ``POST /_desk/checkin/<barcode>`` returns a cop
 gets it), ``POST /_desk/arrive/<hold_id>`` brings a hold in transit to its pickup library,
 ``POST /_desk/expire-tokens`` makes Koha forget the OAuth2 tokens. State lives in memory only.
 
-``--koha-version`` picks the release it plays: 24.05 (the default), 23.11, or 22.11, which has no
-``POST /auth/password/validation``: the portal then checks passwords by HTTP Basic authentication as
-the patron (the fake has RESTBasicAuth on, as that Koha needs).
+``--koha-version`` picks the release line it plays, with that line's routes and shapes from its
+vendored contract (tests/fixtures/koha/): 23.11, 24.05 (the default), 24.11, 25.05, 25.11, or 22.11
+(23.11's contract without ``POST /auth/password/validation`` and ``GET /biblios``: the portal then
+checks passwords by HTTP Basic authentication as the patron; the fake has RESTBasicAuth on).
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from werkzeug.serving import make_server  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
-from adapters.koha.fake import (  # noqa: E402
+from adapters.demo.koha_server import (  # noqa: E402
     CLIENT_ID,
     CLIENT_SECRET,
+    RELEASES,
     STAFF_PASSWORD,
     STAFF_USER,
     FakeKoha,
-    parse_version,
+    release_line,
 )
 
 log = logging.getLogger("fake_koha")
@@ -89,12 +92,10 @@ def _json(data: object, status: int = 200) -> Response:
 
 def _release(text: str) -> str:
     try:
-        version = parse_version(text)
+        return release_line(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a Koha release such as 24.05") from None
-    if version < (22, 11):
-        raise argparse.ArgumentTypeError("the portal supports Koha 22.11 and later")
-    return text
+        raise argparse.ArgumentTypeError(f"{text!r}: the fake plays the Koha release lines "
+                                         f"{', '.join(RELEASES)}") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--koha-version", default="24.05", type=_release,
-                        help="the Koha release to play: 22.11, 23.11 or 24.05 (later ones play as 24.05)")
+                        help=f"the Koha release line to play: {', '.join(RELEASES)}")
     parser.add_argument("--client-id", default=CLIENT_ID)
     parser.add_argument("--client-secret", default=CLIENT_SECRET)
     parser.add_argument("--staff-user", default=STAFF_USER, help="the API client's staff user (HTTP Basic)")
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
           f"  PORTAL_KOHA_CLIENT_ID={args.client_id} PORTAL_KOHA_CLIENT_SECRET={args.client_secret} \\\n"
           f"  PORTAL_KOHA_RENEWAL_WINDOW_DAYS=7 flask --app app run\n"
           f"Demo cards and passwords: {url}/_desk", flush=True)
-    if not fake.contract()["paths"].get("/auth/password/validation"):
+    if fake.release.operation("POST", "/auth/password/validation") is None:
         print(f"Koha {args.koha_version} has no POST /auth/password/validation: the portal checks passwords by "
               f"HTTP Basic authentication as the patron (RESTBasicAuth is on here).", flush=True)
     try:

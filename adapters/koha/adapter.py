@@ -21,7 +21,8 @@ settings, the HTTP client, the routes this Koha has, the patron's own rows):
 ``loans``      ``loans``, renewals
 ``holds``      ``holds``, ``pickup_locations``, ``place_hold``, cancel, suspend, resume, pickup changes
 ``catalogue``  ``search``, ``record``
-``titles``     ``TitleCache``: titles, item -> title and library names, cached for every area
+``titles``     ``TitleCache``: titles, item -> barcode and title, library names, cached for every area
+``check``      ``check_connection`` (``flask ils check``): URL, TLS, release, routes, credentials, permissions
 =============  ====================================================================
 """
 
@@ -32,12 +33,13 @@ from typing import ClassVar
 from adapters.koha.account import AccountMixin
 from adapters.koha.auth import AuthMixin
 from adapters.koha.catalogue import CatalogueMixin
+from adapters.koha.check import CheckMixin
 from adapters.koha.holds import HoldsMixin
 from adapters.koha.loans import LoansMixin
 from adapters.models import Capability
 
 
-class KohaAdapter(AuthMixin, AccountMixin, LoansMixin, HoldsMixin, CatalogueMixin):
+class KohaAdapter(CheckMixin, AuthMixin, AccountMixin, LoansMixin, HoldsMixin, CatalogueMixin):
     """``PORTAL_ADAPTER=koha``: built by ``KohaAdapter.from_config(app.config)`` (``core.KohaCore``)."""
 
     name: ClassVar[str] = "koha"

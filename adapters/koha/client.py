@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -102,18 +102,45 @@ def quiet_httpx_logging() -> bool:
 # --- which routes this Koha has --------------------------------------------------------------
 
 
+#: the x-koha-embed values of the routes the adapter embeds on, per release, for KOHA_VERSION (without
+#: it they are read from the contract Koha serves). 24.05 declares ``item`` on the checkout lists but
+#: not ``item.biblio`` (tests/fixtures/koha/24.05: paths/patrons_checkouts.yaml); 24.11 adds it.
+PATRON_EMBEDS = frozenset({"extended_attributes", "checkouts+count", "overdues+count", "account_balance", "library"})
+
+
+def _version_embeds(version: tuple[int, int]) -> dict[tuple[str, str], frozenset[str]]:
+    checkouts = {"issuer", "renewals"} | ({"item", "library", "patron"} if version >= (24, 5) else set())
+    if version >= (24, 11):
+        checkouts.add("item.biblio")
+    embeds = {("GET", "/patrons"): PATRON_EMBEDS, ("GET", "/checkouts"): frozenset(checkouts)}
+    if version >= (24, 5):
+        embeds[("GET", "/patrons/{patron_id}/checkouts")] = frozenset(checkouts)
+    return embeds
+
+
 @dataclass(frozen=True)
 class KohaFeatures:
-    """The routes that differ between the Koha releases Shiori supports (22.11 and later)."""
+    """What this Koha serves: the routes that differ between the releases Shiori supports (22.11
+    and later), and the ``x-koha-embed`` values and query parameters each route declares.
+
+    Koha validates every request against its own contract and answers 400 to a header value or a
+    parameter the route does not declare (24.05 refuses ``x-koha-embed: item.biblio`` on the
+    checkout lists), so the adapter sends only what is declared here."""
 
     # POST /auth/password/validation: 23.11 (possibly 23.05). Without it (22.11) a password is checked
     # by HTTP Basic authentication as the patron (KohaAdapter._check_password_as_patron).
     password_validation: bool = True
-    patron_checkouts: bool = False  # GET /patrons/{id}/checkouts (embeds item.biblio): 24.05
+    patron_checkouts: bool = False  # GET /patrons/{id}/checkouts: 24.05
     biblio_search: bool = False  # GET /biblios with a q filter
     # PUT /holds/{hold_id}/pickup_location: in every contract line built (23.11 to 25.11); none was built for 22.11
     hold_pickup_change: bool = False
     source: str = "defaults"
+    #: (METHOD, template) -> the x-koha-embed values the route declares (a route without the header: empty)
+    embed_values: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict, compare=False)
+    #: (METHOD, template) -> its query parameters; empty when the routes were not read (KOHA_VERSION)
+    query_params: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict, compare=False)
+    #: every (METHOD, template) Koha serves; empty when the routes were not read (KOHA_VERSION)
+    routes: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False)
 
     @classmethod
     def from_version(cls, version: tuple[int, int]) -> KohaFeatures:
@@ -123,23 +150,72 @@ class KohaFeatures:
             biblio_search=version >= (23, 5),
             hold_pickup_change=version >= (23, 11),
             source=f"KOHA_VERSION={version[0]}.{version[1]:02d}",
+            embed_values=_version_embeds(version),
         )
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> KohaFeatures:
-        """From the contract Koha serves at GET /api/v1/ (its ``info.version`` is the API's, "1", not Koha's)."""
-        paths: dict[str, set[str]] = {}
+        """From the contract Koha serves at GET /api/v1/ (Swagger 2.0; its ``info.version`` is the API's,
+        "1", not Koha's). Shared parameters are ``$ref``s into its ``parameters``."""
+        shared = spec.get("parameters") if isinstance(spec.get("parameters"), Mapping) else {}
         base = str(spec.get("basePath") or API).rstrip("/")
+        routes: set[tuple[str, str]] = set()
+        embeds: dict[tuple[str, str], frozenset[str]] = {}
+        queries: dict[tuple[str, str], frozenset[str]] = {}
         for path, item in (spec.get("paths") or {}).items():
             relative = path[len(base):] if base and path.startswith(base + "/") else path
-            paths[relative] = {method.lower() for method in (item or {}) if isinstance(method, str)}
+            for method, operation in (item or {}).items():
+                if not isinstance(operation, Mapping) or method.lower() not in HTTP_METHODS:
+                    continue
+                key = (method.upper(), relative)
+                routes.add(key)
+                parameters = [_resolve_parameter(p, shared) for p in operation.get("parameters") or ()]
+                queries[key] = frozenset(str(p.get("name")) for p in parameters if p.get("in") == "query")
+                embeds[key] = frozenset(value for p in parameters
+                                        if p.get("in") == "header" and str(p.get("name")).lower() == "x-koha-embed"
+                                        for value in _enum(p))
         return cls(
-            password_validation="post" in paths.get("/auth/password/validation", set()),
-            patron_checkouts="get" in paths.get("/patrons/{patron_id}/checkouts", set()),
-            biblio_search="get" in paths.get("/biblios", set()),
-            hold_pickup_change="put" in paths.get("/holds/{hold_id}/pickup_location", set()),
+            password_validation=("POST", "/auth/password/validation") in routes,
+            patron_checkouts=("GET", "/patrons/{patron_id}/checkouts") in routes,
+            biblio_search=("GET", "/biblios") in routes,
+            hold_pickup_change=("PUT", "/holds/{hold_id}/pickup_location") in routes,
             source="GET /api/v1/",
+            embed_values=embeds,
+            query_params=queries,
+            routes=frozenset(routes),
         )
+
+    def embeds(self, method: str, template: str) -> frozenset[str]:
+        """The x-koha-embed values ``method template`` accepts (none for a route not known)."""
+        return self.embed_values.get((method.upper(), template), frozenset())
+
+    def embed_header(self, method: str, template: str, *wanted: str | tuple[str, ...]) -> dict[str, str] | None:
+        """The ``x-koha-embed`` header asking for ``wanted``, keeping only what the route declares: each
+        entry a value, or a tuple of alternatives of which the first declared one is asked for
+        (``("item.biblio", "item")``). None when nothing is left."""
+        allowed = self.embeds(method, template)
+        chosen = []
+        for entry in wanted:
+            options = (entry,) if isinstance(entry, str) else entry
+            chosen += [option for option in options if option in allowed][:1]
+        return {"x-koha-embed": ",".join(chosen)} if chosen else None
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch"})
+
+
+def _resolve_parameter(parameter: Any, shared: Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(parameter, Mapping) and "$ref" in parameter:
+        found = shared.get(str(parameter["$ref"]).rsplit("/", 1)[-1])
+        return found if isinstance(found, Mapping) else {}
+    return parameter if isinstance(parameter, Mapping) else {}
+
+
+def _enum(parameter: Mapping[str, Any]) -> list[str]:
+    """A parameter's allowed values (Swagger 2.0 keeps an array's ``enum`` under ``items``)."""
+    items = parameter.get("items") if isinstance(parameter.get("items"), Mapping) else {}
+    values = items.get("enum") or parameter.get("enum") or []
+    return [str(value) for value in values]
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -276,7 +352,9 @@ class KohaClient:
                       "SECRET or PORTAL_KOHA_USER/PASSWORD and the sysprefs RESTOAuth2ClientCredentials/RESTBasicAuth",
                       method, path, _message(body))
             raise KohaApiError(status, method, path, body)
-        if status == 403 and isinstance(body, dict) and "required_permissions" in body and not as_patron:
+        # Koha's authorization refusal names what is missing; its authentication refusal ("Invalid
+        # password") carries required_permissions null.
+        if status == 403 and isinstance(body, dict) and body.get("required_permissions") and not as_patron:
             log.error("Koha's API client lacks a permission for %s %s: %s needs %s. Grant it to the staff patron "
                       "that owns the API client (see adapters/koha/README.md).",
                       method, path, _message(body), body.get("required_permissions"))

@@ -34,8 +34,8 @@ from adapters.koha.config import KohaConfigError, KohaSettings
 from adapters.koha.titles import TitleCache
 from adapters.models import AccountBlock, Patron
 
-#: what GET /patrons embeds, for the account blocks (overdue loans, charges)
-PATRON_EMBED = {"x-koha-embed": "overdues+count,account_balance"}
+#: what GET /patrons embeds, for the account blocks (overdue loans, charges), where Koha declares it
+PATRON_EMBEDS = ("overdues+count", "account_balance")
 #: after a failed read of Koha's contract, how long to assume 23.11's routes before asking again
 DISCOVERY_RETRY_SECONDS = 60.0
 
@@ -108,7 +108,7 @@ class KohaCore(IlsAdapter):
 
     def observe_cache(self, callback: Callable[[str, bool], None]) -> None:
         """Have ``callback(name, hit)`` told of every lookup in the title cache, from whichever thread
-        made it: ``koha_biblios`` (titles), ``koha_item_biblios`` (item -> title, before Koha 24.05)
+        made it: ``koha_biblios`` (titles), ``koha_item_biblios`` (item -> barcode and title, where Koha cannot embed the item: 23.11)
         and ``koha_libraries`` (library names); see ``titles.TitleCache``."""
         self.titles.on_lookup = callback
 
@@ -129,7 +129,8 @@ class KohaCore(IlsAdapter):
         return mapping.patron_blocks(row, today=today, fine_limit=self._fine_limit())
 
     def _patrons(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        answer = self.client.get("/patrons", params={**params, "_match": "exact"}, headers=PATRON_EMBED)
+        headers = self.features.embed_header("GET", "/patrons", *PATRON_EMBEDS)
+        answer = self.client.get("/patrons", params={**params, "_match": "exact"}, headers=headers)
         if not isinstance(answer.data, list):
             raise IlsUnavailable("Koha answered GET /patrons with something other than a list")
         return answer.data
@@ -155,12 +156,15 @@ class KohaCore(IlsAdapter):
     # --- the patron's checkouts and holds, as Koha's JSON ----------------------------------------
 
     def _checkouts(self, patron_id: Any, *, embed: bool) -> list[dict[str, Any]]:
-        """The patron's current checkouts; on 24.05+ with their item and title embedded if ``embed``."""
+        """The patron's current checkouts; if ``embed``, with what the route can embed of their item:
+        the item and its title (``item.biblio``, 24.11+), the item alone (``item``: 24.05, whose
+        checkout object has no barcode), or nothing (23.11; ``loans`` then looks the items up)."""
         if self.features.patron_checkouts:
-            headers = {"x-koha-embed": "item.biblio"} if embed else None
-            rows = self.client.get_all(f"/patrons/{patron_id}/checkouts", headers=headers)
+            template, path, params = "/patrons/{patron_id}/checkouts", f"/patrons/{patron_id}/checkouts", None
         else:
-            rows = self.client.get_all("/checkouts", params={"patron_id": patron_id})
+            template, path, params = "/checkouts", "/checkouts", {"patron_id": patron_id}
+        headers = self.features.embed_header("GET", template, ("item.biblio", "item")) if embed else None
+        rows = self.client.get_all(path, params=params, headers=headers)
         return [row for row in rows if str(row.get("patron_id")) == str(patron_id)]
 
     def _hold_rows(self, key: str) -> list[dict[str, Any]]:

@@ -34,7 +34,10 @@ class LoansMixin(KohaCore):
         today = self.today()
         blocked = mapping.restricts(self._blocks(row, today))
         checkouts = self._checkouts(row["patron_id"], embed=True)
-        biblios = list(self._map(self._checkout_biblio, checkouts))
+        found = list(self._map(self._checkout_item, checkouts))
+        checkouts = [{**checkout, "item": item} if item is not None else checkout
+                     for checkout, (item, _) in zip(checkouts, found, strict=True)]
+        biblios = [biblio for _, biblio in found]
         if blocked:  # Koha's OPAC refuses renewals to a blocked account; so do we, without asking
             forecasts = [(RenewalForecast(RenewalStatus.NOT_RENEWABLE, reason=Reason.ACCOUNT_BLOCKED), None)
                          for _ in checkouts]
@@ -47,25 +50,31 @@ class LoansMixin(KohaCore):
         ]
         return sorted(loans, key=mapping.loan_sort_key)
 
-    def _checkout_biblio(self, checkout: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _checkout_item(self, checkout: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The loan's item (its barcode) and title; (None, None) if Koha could not say (the loan is
+        still worth showing, under its item id)."""
         try:
-            return self._checkout_biblio_or_fail(checkout)
+            return self._checkout_item_or_fail(checkout)
         except (KohaPermissionError, KohaRouteMissing):
             raise
-        except IlsUnavailable as exc:  # the loan is still worth showing, under its barcode
-            log.warning("no title for checkout %s: %s", checkout.get("checkout_id"), exc)
-            return None
+        except IlsUnavailable as exc:
+            log.warning("no item or title for checkout %s: %s", checkout.get("checkout_id"), exc)
+            return None, None
 
-    def _checkout_biblio_or_fail(self, checkout: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The title embedded in the checkout (24.05+), else by the item's biblio id, else item -> biblio."""
+    def _checkout_item_or_fail(self, checkout: Mapping[str, Any]) -> tuple[dict[str, Any] | None,
+                                                                           dict[str, Any] | None]:
+        """The item embedded in the checkout (24.05+), else ``GET /items/{id}`` (cached); the title
+        embedded in it (24.11+), else by the item's biblio id (cached)."""
         item = checkout.get("item")
-        biblio = item.get("biblio") if isinstance(item, Mapping) else None
+        if not isinstance(item, Mapping):
+            item = self.titles.item(checkout.get("item_id"))
+        if item is None:
+            return None, None
+        biblio = item.get("biblio")
         if isinstance(biblio, Mapping) and biblio.get("biblio_id") is not None:
             self.titles.remember(biblio)
-            return dict(biblio)
-        if isinstance(item, Mapping) and item.get("biblio_id") is not None:
-            return self.titles.biblio(item["biblio_id"])
-        return self.titles.biblio_of_item(checkout.get("item_id"))
+            return dict(item), dict(biblio)
+        return dict(item), self.titles.biblio_or_none(item.get("biblio_id"))  # else shown under its barcode
 
     def _forecast(self, checkout: Mapping[str, Any], today: date) -> tuple[RenewalForecast, int | None]:
         """Koha's renewal forecast for one checkout, and how many renewals it allows in all (if Koha says)."""

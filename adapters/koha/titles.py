@@ -31,14 +31,14 @@ LIBRARY_CACHE = "koha_libraries"
 
 
 class TitleCache:
-    """Title records as Koha's JSON, by biblio id; item id -> biblio id; library id -> name."""
+    """Title records as Koha's JSON, by biblio id; item id -> barcode and biblio id; library id -> name."""
 
     def __init__(self, client: KohaClient, *, ttl: float) -> None:
         self.client = client
         self.on_lookup: Callable[[str, bool], None] | None = None  # told (cache name, hit) of every lookup
         ttl = max(ttl, 0.001)
         self._biblios: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=4096, ttl=ttl)
-        self._item_biblio: TTLCache[str, str] = TTLCache(maxsize=8192, ttl=ttl)
+        self._items: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=8192, ttl=ttl)
         self._libraries: TTLCache[str, list[dict]] = TTLCache(maxsize=1, ttl=ttl)
         self._lock = threading.Lock()
 
@@ -81,27 +81,30 @@ class TitleCache:
             log.warning("no title for biblio %s: %s", biblio_id, exc)
             return None
 
-    def biblio_of_item(self, item_id: Any) -> dict[str, Any] | None:
-        """Koha before 24.05 cannot embed the title in a checkout: item -> biblio, both cached."""
+    def item(self, item_id: Any) -> dict[str, Any] | None:
+        """An item's id, barcode (``external_id``) and biblio id, by ``GET /items/{id}`` (cached), for a
+        checkout that came without its item (23.11's routes cannot embed it); None if Koha has no such item."""
         key = numeric_id(item_id)
         if key is None:
             return None
         with self._lock:
-            biblio_id = self._item_biblio.get(key)
-        self._looked_up(ITEM_CACHE, biblio_id is not None)
-        if biblio_id is None:
-            try:
-                answer = self.client.get(f"/items/{key}")
-            except KohaApiError as exc:
-                if exc.status == 404 and not isinstance(exc, KohaRouteMissing):
-                    return None
-                raise
-            biblio_id = str((answer.data or {}).get("biblio_id") or "")
-            if not biblio_id:
+            cached = self._items.get(key)
+        self._looked_up(ITEM_CACHE, cached is not None)
+        if cached is not None:
+            return cached
+        try:
+            answer = self.client.get(f"/items/{key}")
+        except KohaApiError as exc:
+            if exc.status == 404 and not isinstance(exc, KohaRouteMissing):
                 return None
-            with self._lock:
-                self._item_biblio[key] = biblio_id
-        return self.biblio(biblio_id)
+            raise
+        data = answer.data if isinstance(answer.data, dict) else {}
+        if data.get("biblio_id") is None:
+            return None
+        item = {"item_id": data.get("item_id"), "external_id": data.get("external_id"), "biblio_id": data["biblio_id"]}
+        with self._lock:
+            self._items[key] = item
+        return item
 
     def libraries(self) -> list[dict]:
         """Every library as Koha's JSON (``GET /libraries``): names for holds, the pickup list."""

@@ -2,8 +2,10 @@
 Koha's contract, and the adapter on it. Each test gets fresh state.
 
 The contract suite's fixtures (``adapter``, ``contract_patrons``, ``contract_ids``, ``ils_control``)
-are defined here; ``koha_version`` picks the Koha release the fake plays (24.05 by default; a test
-class may override it), and the adapter finds the routes from the contract the fake serves.
+are defined here. ``koha_version`` is the Koha release line the fake plays: every test in this folder
+that uses the fake runs once per line (``pytest_generate_tests``: 22.11 to 25.11), unless it
+parametrises ``koha_version`` itself; the adapter finds the routes from the contract the fake serves.
+Outside this folder (tests/security imports these fixtures) the fake plays 24.05.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from typing import Any
 
 import pytest
 
+from adapters.demo.koha_server import CLIENT_ID, CLIENT_SECRET, RELEASES, FakeKoha, holdable_record
 from adapters.demo.seed import BY_CASE
 from adapters.koha import KohaAdapter
-from adapters.koha.fake import CLIENT_ID, CLIENT_SECRET, FakeKoha, holdable_record
 from tests.adapters.koha.fake_koha import BASE_URL, RespxKoha
 
+#: the lines with POST /auth/password/validation (22.11 checks passwords as the patron, by HTTP Basic)
+VALIDATING = [line for line in RELEASES if line != "22.11"]
+#: the lines with GET /patrons/{patron_id}/checkouts
+PATRON_CHECKOUTS = [line for line in RELEASES if line >= "24.05"]
 UNKNOWN_RECORD = "999999"
 UNKNOWN_CARD = "1999999999"
 
@@ -37,6 +43,15 @@ KOHA_CONFIG: dict[str, Any] = {
 def credentials(case: str) -> tuple[str, str]:
     patron = BY_CASE[case]
     return patron.card, patron.password
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every Koha test runs on every release line, unless it names its lines itself."""
+    if "koha_version" not in metafunc.fixturenames:
+        return
+    if any("koha_version" in str(mark.args[0]) for mark in metafunc.definition.iter_markers("parametrize")):
+        return
+    metafunc.parametrize("koha_version", RELEASES, ids=[f"koha{line}" for line in RELEASES])
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The fake Koha (``adapters.koha.fake.FakeKoha``) behind respx, with Koha's contract checked both ways.
+"""The fake Koha (``adapters.demo.koha_server.FakeKoha``) behind respx, with the contract of the Koha
+release it plays checked both ways.
 
 ``RespxKoha.transport`` is what the adapter's httpx client is given. Every request goes through
 ``ContractChecker.check_request``, then the respx router (so ``router.calls`` records it), then the
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import respx
 
-from adapters.koha.fake import FakeKoha
+from adapters.demo.koha_server import FakeKoha
 from tests.adapters.koha.openapi_bridge import ContractChecker
 
 BASE_URL = "https://koha.test"
@@ -36,7 +37,7 @@ class Fault:
 class RespxKoha:
     def __init__(self, fake: FakeKoha, checker: ContractChecker | None = None) -> None:
         self.fake = fake
-        self.contract = checker or ContractChecker()
+        self.contract = checker or ContractChecker(fake.release.line)
         self.router = respx.Router(assert_all_called=False, base_url=BASE_URL)
         self.router.route(name="koha").mock(side_effect=self._answer)
         self.faults: list[Fault] = []

@@ -1,16 +1,13 @@
 """httpx <-> openapi-core: every request the Koha adapter sends, and every answer a test gives it,
-checked against Koha's published contract (``../shared/koha/koha-openapi.bundled.oas31.yaml``).
+checked against the contract of ONE Koha release line, the one the fake Koha plays.
 
-The bundle is Koha's own spec files for the portal's routes, converted to OpenAPI 3.1. Three routes
-the adapter uses are outside it, and are checked as follows (nothing else is allowed through):
-
-- ``GET /api/v1/`` answers the contract itself (Swagger 2.0): checked to be one, with ``paths``.
-- ``GET /api/v1/biblios`` (catalogue search) is in Koha's ``paths/biblios.yaml``, copied verbatim
-  beside the bundle (``source/``) but not bundled: its operation is converted from that file when
-  the spec is loaded, so it is Koha's text, not ours.
-- ``GET /api/v1/items/{item_id}`` (a loan's title on Koha before 24.05, which cannot embed it) is in
-  Koha's root swagger.yaml but its file was not copied: its path and parameter are declared here,
-  and its answer is checked against the bundle's ``item`` definition (Koha's, verbatim).
+The contracts are vendored per release line under ``tests/fixtures/koha/`` (Koha's own spec files,
+converted to OpenAPI 3.1 by ``build.py`` there; provenance in its README) and loaded by
+``adapters.demo.koha_server.contract.release_spec``, which the fake reads too: what the fake serves and
+what is checked here cannot come from two sources. Two routes the adapter uses are supplemented
+there where a line's bundle lacks them (``GET /biblios`` from Koha's own file, ``GET /items/{item_id}``
+declared with the line's ``item`` definition), and ``GET /api/v1/`` answers the contract itself
+(checked to be Swagger 2.0 with ``paths``). A missing contract fails (``MissingContract``), never skips.
 
 Koha also refuses query parameters an operation does not declare (``validate_query_parameters``);
 openapi-core does not, so the bridge checks that too.
@@ -24,111 +21,57 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SHARED = REPO_ROOT.parent / "shared" / "koha"
-SPEC_PATH = SHARED / "koha-openapi.bundled.oas31.yaml"
-BIBLIOS_SOURCE = SHARED / "source" / "api" / "v1" / "swagger" / "paths" / "biblios.yaml"
+from adapters.demo.koha_server.contract import release_line, release_spec
+
 API = "/api/v1"
-ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}}}
+DEFAULT_LINE = "24.05"
 
 
 class ContractViolation(AssertionError):
     """A request or an answer that Koha's contract does not allow."""
 
 
-def _require(path: Path) -> Path:
-    if not path.is_file():  # fail, never skip: without the contract nothing here is checked
-        raise ContractViolation(f"Koha's contract is missing: {path} (see ../shared/koha/README.md)")
-    return path
-
-
-def _swagger2_operation(operation: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    """One Swagger 2.0 operation of Koha's -> OpenAPI 3.1, its $refs pointed into the bundle."""
-    converted: dict[str, Any] = {key: value for key, value in operation.items()
-                                 if key in ("operationId", "summary", "tags", "x-mojo-to", "x-koha-authorization")}
-    parameters = []
-    for parameter in operation.get("parameters", []):
-        name = parameter.get("$ref", "").rsplit("/", 1)[-1]
-        if name == "q_body" or parameter.get("in") == "body":
-            converted["requestBody"] = {"$ref": "#/components/requestBodies/listPatronsQuery"}
-        elif name:
-            if name not in components["parameters"]:
-                raise ContractViolation(f"Koha's parameter {name} is not in the bundle")
-            parameters.append({"$ref": f"#/components/parameters/{name}"})
-        else:
-            raise ContractViolation(f"cannot convert the parameter {parameter}")
-    converted["parameters"] = parameters
-    responses: dict[str, Any] = {}
-    for status, response in operation.get("responses", {}).items():
-        converted_response: dict[str, Any] = {"description": response.get("description", "")}
-        schema = response.get("schema")
-        if schema is not None:
-            ref = schema.get("$ref", "")
-            schema = {"$ref": "#/components/schemas/" + ref.rsplit("/", 1)[-1]} if ref else schema
-            converted_response["content"] = {"application/json": {"schema": schema}}
-        responses[str(status)] = converted_response
-    converted["responses"] = responses
-    return converted
-
-
-def _supplements(spec: dict[str, Any]) -> None:
-    components = spec["components"]
-    source = yaml.safe_load(_require(BIBLIOS_SOURCE).read_text(encoding="utf-8"))
-    spec["paths"]["/biblios"] = {"get": _swagger2_operation(source["/biblios"]["get"], components)}
-    spec["paths"]["/items/{item_id}"] = {"get": {
-        "operationId": "getItem",
-        "parameters": [{"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "responses": {"200": {"description": "An item", "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/item"}}}},
-            **{status: {"description": "error", **ERROR} for status in ("401", "403", "404", "500", "503")}},
-        "x-koha-authorization": {"permissions": {"catalogue": "1"}},
-    }}
+def koha_spec(line: str = DEFAULT_LINE) -> dict[str, Any]:
+    return release_spec(release_line(line))
 
 
 @cache
-def koha_spec() -> dict[str, Any]:
-    spec = yaml.safe_load(_require(SPEC_PATH).read_text(encoding="utf-8"))
-    _supplements(spec)
-    return spec
+def koha_openapi(line: str = DEFAULT_LINE) -> OpenAPI:
+    # The spec itself was validated when it was built (tests/fixtures/koha/build.py loads it in
+    # openapi-core); validating it again here costs 6 s per line for nothing.
+    return OpenAPI.from_dict(copy.deepcopy(koha_spec(line)), config=Config(spec_validator_cls=None))
 
 
 @cache
-def koha_openapi() -> OpenAPI:
-    return OpenAPI.from_dict(copy.deepcopy(koha_spec()))
-
-
-@cache
-def _operations() -> list[tuple[re.Pattern[str], str, str, dict[str, Any]]]:
-    spec = koha_spec()
+def _operations(line: str) -> list[tuple[re.Pattern[str], str, str, dict[str, Any]]]:
     found = []
-    for template, item in spec["paths"].items():
+    for template, item in koha_spec(line)["paths"].items():
         pattern = re.compile("^" + re.sub(r"\\{(\w+)\\}", r"[^/]+", re.escape(API + template)) + "$")
         for method, operation in item.items():
-            found.append((pattern, method.upper(), template, operation))
+            if isinstance(operation, dict) and method != "parameters":
+                found.append((pattern, method.upper(), template, operation))
     # literal paths before templated ones (/checkouts/availability before /checkouts/{checkout_id})
     found.sort(key=lambda entry: entry[2].count("{"))
     return found
 
 
-def operation_for(method: str, path: str) -> tuple[str, dict[str, Any]] | None:
-    for pattern, verb, template, operation in _operations():
+def operation_for(method: str, path: str, line: str = DEFAULT_LINE) -> tuple[str, dict[str, Any]] | None:
+    for pattern, verb, template, operation in _operations(release_line(line)):
         if verb == method.upper() and pattern.match(path):
             return template, operation
     return None
 
 
-def _query_names(operation: dict[str, Any]) -> set[str]:
-    parameters = koha_spec()["components"]["parameters"]
+def _query_names(operation: dict[str, Any], line: str) -> set[str]:
+    parameters = koha_spec(line)["components"]["parameters"]
     names = set()
     for parameter in operation.get("parameters", []):
         if "$ref" in parameter:
@@ -174,8 +117,9 @@ class ContractChecker:
     test says it expects one (``expecting_violation``: an answer deliberately off the contract, such
     as a body that is not JSON, to see the adapter cope)."""
 
-    def __init__(self) -> None:
-        self.openapi = koha_openapi()
+    def __init__(self, line: str = DEFAULT_LINE) -> None:
+        self.line = release_line(line)
+        self.openapi = koha_openapi(self.line)
         self.violations: list[str] = []
         self.checked: list[tuple[str, str, int | None]] = []
         self._expecting = 0
@@ -203,19 +147,20 @@ class ContractChecker:
         path = request.url.path
         if request.method == "GET" and path in (API, API + "/"):
             return
-        found = operation_for(request.method, path)
+        found = operation_for(request.method, path, self.line)
         if found is None:
-            self._fail(f"{request.method} {path}: no such operation in Koha's contract")
+            self._fail(f"{request.method} {path}: no such operation in Koha {self.line}'s contract")
             return
         template, operation = found
-        declared = _query_names(operation)
+        declared = _query_names(operation, self.line)
         for name, _ in parse_qsl(request.url.query.decode("utf-8"), keep_blank_values=True):
             if name not in declared:
-                self._fail(f"{request.method} {template}: Koha refuses the undeclared query parameter {name!r}")
+                self._fail(f"{request.method} {template}: Koha {self.line} refuses the undeclared query parameter "
+                           f"{name!r}")
         try:
             self.openapi.validate_request(HttpxOpenAPIRequest(request))
         except Exception as error:  # noqa: BLE001 - openapi-core raises many kinds; each is a violation
-            self._fail(f"{request.method} {template}: request breaks the contract: {_describe(error)}")
+            self._fail(f"{request.method} {template}: request breaks Koha {self.line}'s contract: {_describe(error)}")
 
     def check_response(self, request: httpx.Request, response: httpx.Response) -> None:
         path = request.url.path
@@ -232,8 +177,8 @@ class ContractChecker:
         try:
             self.openapi.validate_response(HttpxOpenAPIRequest(request), HttpxOpenAPIResponse(response))
         except Exception as error:  # noqa: BLE001
-            self._fail(f"{request.method} {path} -> {response.status_code}: answer breaks the contract: "
-                       f"{_describe(error)}")
+            self._fail(f"{request.method} {path} -> {response.status_code}: answer breaks Koha {self.line}'s "
+                       f"contract: {_describe(error)}")
 
 
 def _describe(error: BaseException) -> str:

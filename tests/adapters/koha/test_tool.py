@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.demo.koha_server import FakeKoha, holdable_record
 from adapters.errors import AuthenticationFailed
 from adapters.koha import KohaAdapter
-from adapters.koha.fake import FakeKoha, holdable_record
 from adapters.models import HoldRequest, HoldStatus, RenewalStatus
 from tests.adapters.koha.conftest import KOHA_CONFIG, credentials
 from tests.adapters.koha.openapi_bridge import ContractChecker
