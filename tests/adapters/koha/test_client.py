@@ -258,7 +258,7 @@ def test_one_failing_forecast_does_not_fail_the_loans_page(adapter, koha, login)
 def test_routes_are_found_from_the_contract_koha_serves(adapter, koha, login):
     patron = login("regular")
     adapter.loans(patron.key)
-    assert adapter.features == KohaFeatures(True, True, True, source="GET /api/v1/")
+    assert adapter.features == KohaFeatures(True, True, True, True, source="GET /api/v1/")
     assert koha.requests("GET", f"{API}/") == [("GET", f"{API}/")]
     assert koha.requests("GET", f"{API}/patrons/{patron.key}/checkouts")
     assert not koha.requests("GET", prefix=f"{API}/items/")  # items (and from 24.11 titles) come embedded

@@ -41,7 +41,7 @@ def as_patron(koha) -> list[tuple[str, str, int, tuple[str, str]]]:
 def test_the_routes_of_2211_are_found_and_a_password_is_checked_as_the_patron(adapter, koha, fake):
     card, password = credentials("regular")
     patron = adapter.authenticate(card, password)
-    assert adapter.features == KohaFeatures(False, False, False, source="GET /api/v1/")
+    assert adapter.features == KohaFeatures(False, False, False, True, source="GET /api/v1/")
     assert not koha.requests("POST", f"{API}/auth/password/validation")
     userid = fake.patrons[int(patron.key)]["userid"]
     assert as_patron(koha) == [("GET", f"{API}/patrons/{patron.key}", 403, (userid, password))]
