@@ -13,7 +13,8 @@ contract)::
 Then log in with a demo card (``GET /_desk`` on the fake lists them with their passwords). The
 library's side is at ``/_desk``: ``POST /_desk/checkin/<barcode>`` returns a copy (the first hold
 gets it), ``POST /_desk/arrive/<hold_id>`` brings a hold in transit to its pickup library,
-``POST /_desk/expire-tokens`` makes Koha forget the OAuth2 tokens. State lives in memory only.
+``POST /_desk/expire-tokens`` makes Koha forget the OAuth2 tokens, ``POST /_desk/revoke/<flag>`` takes
+a permission flag (``circulate``, ...) from the API client. State lives in memory only.
 
 ``--koha-version`` picks the release line it plays, with that line's routes and shapes from its
 vendored contract (tests/fixtures/koha/): 23.11, 24.05 (the default), 24.11, 25.05, 25.11, or 22.11
@@ -70,13 +71,16 @@ def desk(fake: FakeKoha, request: Request) -> Response:
         if request.method == "GET" and not parts:
             return _json({"patrons": fake.demo_patrons(),
                           "actions": ["POST /_desk/checkin/<barcode or item_id>", "POST /_desk/arrive/<hold_id>",
-                                      "POST /_desk/expire-tokens"]})
+                                      "POST /_desk/expire-tokens", "POST /_desk/revoke/<permission flag>"]})
         if request.method == "POST" and len(parts) == 2 and parts[0] == "checkin":
             hold = fake.checkin(parts[1])
             return _json({"returned": parts[1], "set_aside_for_hold": hold and hold["hold_id"]})
         if request.method == "POST" and len(parts) == 2 and parts[0] == "arrive" and parts[1].isdigit():
             fake.arrive(int(parts[1]))
             return _json({"arrived": int(parts[1])})
+        if request.method == "POST" and len(parts) == 2 and parts[0] == "revoke":
+            fake.revoke(parts[1])  # try `flask ils check` on an API client missing a permission
+            return _json({"revoked": parts[1]})
         if request.method == "POST" and parts == ["expire-tokens"]:
             fake.expire_tokens()
             return _json({"tokens": "forgotten"})

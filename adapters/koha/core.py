@@ -108,8 +108,8 @@ class KohaCore(IlsAdapter):
 
     def observe_cache(self, callback: Callable[[str, bool], None]) -> None:
         """Have ``callback(name, hit)`` told of every lookup in the title cache, from whichever thread
-        made it: ``koha_biblios`` (titles), ``koha_item_biblios`` (item -> barcode and title, where Koha cannot embed the item: 23.11)
-        and ``koha_libraries`` (library names); see ``titles.TitleCache``."""
+        made it: ``koha_biblios`` (titles), ``koha_item_biblios`` (item -> barcode and title, where Koha
+        cannot embed the item: 23.11) and ``koha_libraries`` (library names); see ``titles.TitleCache``."""
         self.titles.on_lookup = callback
 
     def _map(self, function: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:

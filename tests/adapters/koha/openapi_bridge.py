@@ -35,6 +35,9 @@ API = "/api/v1"
 DEFAULT_LINE = "24.05"
 
 
+_VALID_REQUESTS: set[tuple[object, ...]] = set()  # see ContractChecker.check_request
+
+
 class ContractViolation(AssertionError):
     """A request or an answer that Koha's contract does not allow."""
 
@@ -157,10 +160,19 @@ class ContractChecker:
             if name not in declared:
                 self._fail(f"{request.method} {template}: Koha {self.line} refuses the undeclared query parameter "
                            f"{name!r}")
+        # openapi-core walks every parameter a route declares (GET /patrons: about 75), 0.5 s a request;
+        # a request identical to one that passed (credentials aside: the contract declares no
+        # security scheme) passes again, so it is not validated twice.
+        key = (self.line, request.method, str(request.url), request.read(),
+               tuple(sorted((k, v) for k, v in request.headers.items() if k.lower() != "authorization")))
+        if key in _VALID_REQUESTS:
+            return
         try:
             self.openapi.validate_request(HttpxOpenAPIRequest(request))
         except Exception as error:  # noqa: BLE001 - openapi-core raises many kinds; each is a violation
             self._fail(f"{request.method} {template}: request breaks Koha {self.line}'s contract: {_describe(error)}")
+        else:
+            _VALID_REQUESTS.add(key)
 
     def check_response(self, request: httpx.Request, response: httpx.Response) -> None:
         path = request.url.path

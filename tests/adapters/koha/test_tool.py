@@ -15,7 +15,7 @@ from adapters.demo.koha_server import FakeKoha, holdable_record
 from adapters.errors import AuthenticationFailed
 from adapters.koha import KohaAdapter
 from adapters.models import HoldRequest, HoldStatus, RenewalStatus
-from tests.adapters.koha.conftest import KOHA_CONFIG, credentials
+from tests.adapters.koha.conftest import KOHA_CONFIG, VALIDATING, credentials
 from tests.adapters.koha.openapi_bridge import ContractChecker
 
 TOOL = Path(__file__).resolve().parents[3] / "tools" / "fake_koha.py"
@@ -63,10 +63,11 @@ def served(request) -> Iterator[tuple[str, FakeKoha]]:
         thread.join(timeout=5)
 
 
+@pytest.mark.parametrize("served", VALIDATING, indirect=True)
 def test_the_portal_adapter_works_against_the_tool_over_http(served):
     url, fake = served
     biblio_id, item_id, _ = holdable_record(fake)
-    checker = ContractChecker()
+    checker = ContractChecker(fake.release.line)
     adapter = KohaAdapter.from_config({**KOHA_CONFIG, "KOHA_URL": url}, transport=CheckedTransport(checker))
     try:
         patron = adapter.authenticate(*credentials("regular"))
@@ -86,8 +87,8 @@ def test_the_portal_adapter_works_against_the_tool_over_http(served):
 
 @pytest.mark.parametrize("served", ["22.11"], indirect=True)
 def test_the_portal_logs_in_to_a_2211_tool_by_basic_auth_as_the_patron(served):
-    url, _ = served
-    checker = ContractChecker()
+    url, fake = served
+    checker = ContractChecker(fake.release.line)
     adapter = KohaAdapter.from_config({**KOHA_CONFIG, "KOHA_URL": url}, transport=CheckedTransport(checker))
     try:
         card, password = credentials("regular")
@@ -108,6 +109,7 @@ def test_the_desk_lists_the_demo_cards(served):
     assert {"regular", "first-login", "blocked"} <= {patron["case"] for patron in desk["patrons"]}
     assert httpx.post(f"{url}/_desk/checkin/NOPE").status_code == 404
     assert httpx.get(f"{url}/api/v1/patrons").status_code == 401  # Koha wants credentials
+    assert httpx.post(f"{url}/_desk/revoke/circulate").json() == {"revoked": "circulate"}
 
 
 def test_the_tool_parses_its_arguments(monkeypatch):
@@ -130,6 +132,9 @@ def test_the_tool_parses_its_arguments(monkeypatch):
     started.clear()
     tool.main(["--port", "18081", "--koha-version", "22.11", "--quiet"])
     assert started == {"served": True, "closed": True}
-    for unsupported in ("21.05", "latest"):
+    started.clear()
+    tool.main(["--port", "18081", "--koha-version", "25.11.01", "--quiet"])  # a release of the 25.11 line
+    assert started == {"served": True, "closed": True}
+    for unsupported in ("21.05", "latest", "26.05"):
         with pytest.raises(SystemExit):
             tool.main(["--koha-version", unsupported])
