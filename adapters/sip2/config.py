@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "SIP2_HOLD_IDS": "",  # what the hold lists (AS, CD) carry: barcode or title; empty: the profile's
     "SIP2_LOAN_IDS": "",  # what the loan lists (AU, AT) carry: barcode or title; empty: the profile's
     "SIP2_IGNORED_FLAGS": "",  # patron status flags the server sets for everyone, comma-separated; empty: the profile's
+    "SIP2_UNAVAILABLE_HOLDS": "",  # whether CD lists the holds not yet available (false: ignored); empty: the profile's
 }
 
 # What this adapter can implement over SIP2 at most; the ACS's 98 BX flags narrow it.
@@ -189,6 +190,8 @@ def read_profile(config: Mapping[str, Any]) -> Profile:
         changes["terminator"] = as_text(config, "SIP2_TERMINATOR").upper()
     if _is_set(config, "SIP2_ERROR_DETECTION"):
         changes["error_detection"] = as_bool(config, "SIP2_ERROR_DETECTION")
+    if _is_set(config, "SIP2_UNAVAILABLE_HOLDS"):
+        changes["unavailable_holds"] = as_bool(config, "SIP2_UNAVAILABLE_HOLDS")
     if _is_set(config, "SIP2_IGNORED_FLAGS"):
         value = config["SIP2_IGNORED_FLAGS"]
         names = value if isinstance(value, list | tuple) else str(value).split(",")
