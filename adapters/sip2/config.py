@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     # The ACS changes a hold's pickup location on a 15 with hold mode "*" (BS): not every server does
     # (Koha's alter_hold sets it, but its change_hold may still use the patron's home library).
     "SIP2_HOLD_PICKUP_CHANGE": False,
+
+    "SIP2_UNAVAILABLE_HOLDS": "",  # whether CD lists the holds not yet available (false: ignored); empty: the profile's
 }
 
 # What this adapter can implement over SIP2 at most; the ACS's 98 BX flags narrow it.
@@ -198,6 +200,8 @@ def read_profile(config: Mapping[str, Any]) -> Profile:
         changes["terminator"] = as_text(config, "SIP2_TERMINATOR").upper()
     if _is_set(config, "SIP2_ERROR_DETECTION"):
         changes["error_detection"] = as_bool(config, "SIP2_ERROR_DETECTION")
+    if _is_set(config, "SIP2_UNAVAILABLE_HOLDS"):
+        changes["unavailable_holds"] = as_bool(config, "SIP2_UNAVAILABLE_HOLDS")
     if _is_set(config, "SIP2_IGNORED_FLAGS"):
         value = config["SIP2_IGNORED_FLAGS"]
         names = value if isinstance(value, list | tuple) else str(value).split(",")

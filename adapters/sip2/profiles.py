@@ -4,8 +4,9 @@ The SIP2 standard leaves much to the server: what its 64's hold list (AS) holds,
 lists carry item barcodes or titles, which patron status flags it sets for every patron, how
 its replies end. A profile writes down one server's answers, read from its own source code
 (adapters/sip2/README.md cites file and commit for each value). Every value can be overridden
-by a setting (``SIP2_HOLD_ITEMS``, ``SIP2_HOLD_IDS``, ``SIP2_LOAN_IDS``, ``SIP2_IGNORED_FLAGS``,
-``SIP2_ENCODING``, ``SIP2_TERMINATOR``, ``SIP2_ERROR_DETECTION``, ``SIP2_DISABLED_FEATURES``).
+by a setting (``SIP2_HOLD_ITEMS``, ``SIP2_UNAVAILABLE_HOLDS``, ``SIP2_HOLD_IDS``, ``SIP2_LOAN_IDS``,
+``SIP2_IGNORED_FLAGS``, ``SIP2_ENCODING``, ``SIP2_TERMINATOR``, ``SIP2_ERROR_DETECTION``,
+``SIP2_DISABLED_FEATURES``).
 """
 
 from __future__ import annotations

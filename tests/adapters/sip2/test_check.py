@@ -121,3 +121,10 @@ def test_the_cli_exits_1_and_names_the_setting(no_leaks, tmp_path):
     assert result.exit_code == 1
     assert "[FAIL] reachable" in result.output and "(setting: SIP2_PORT)" in result.output
     close_portal(app)
+
+
+def test_an_untrusted_certificate_names_the_ca_setting(acs_tls, tls_files):
+    assert problems(findings(sip2_config(acs_tls.port, SIP2_TLS=True))) == [("tls", "SIP2_CA_FILE")]
+    cert, _ = tls_files
+    found = findings(sip2_config(acs_tls.port, SIP2_TLS=True, SIP2_CA_FILE=str(cert)))
+    assert problems(found) == [] and any(finding.topic == "tls" and "verified" in finding.text for finding in found)
