@@ -120,7 +120,9 @@ def enforce_session_limits():
     who = None if too_old else registry().touch(session[SESSION_ID])  # the idle timeout is the registry's
     if who is None:
         end_session()
-        flash(_l("You were logged out because the page was left unused. Please log in again."), "info")
+        # The registry cannot tell an idle session from one ended elsewhere (Redis forgets both alike).
+        flash(_l("You were logged out: the page was left unused for a while, or you logged out or changed "
+                 "your password elsewhere. Please log in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     g.portal_user = PortalUser.registered(session[SESSION_ID], who)
     return None
