@@ -48,7 +48,6 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 forwarded_allow_ips = os.environ.get("SHIORI_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
-
 class RedactingLogger(Logger):
     """gunicorn's logger, with every access and error line passed through views/redaction.py."""
 

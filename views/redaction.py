@@ -15,9 +15,11 @@ import logging
 import re
 
 # The path prefixes of the routes whose <token> is a secret (reset.reset_password, email.confirm,
-# calendar.feed); the token runs to the next "/", "?", "#", quote or space.
+# calendar.feed). Their tokens are URL-safe base64 with "." between signed parts (or hex), perhaps
+# percent-encoded: everything of those characters after the prefix goes ("/calendar/[token]" loses
+# its ".ics" too).
 SECRET_PATH_PREFIXES = ("/password/reset/", "/email/confirm/", "/calendar/")
-_SECRET = re.compile("(" + "|".join(map(re.escape, SECRET_PATH_PREFIXES)) + r")[^/?#\s\"']+")
+_SECRET = re.compile("(" + "|".join(map(re.escape, SECRET_PATH_PREFIXES)) + r")[A-Za-z0-9_.~%=+-]+")
 REDACTED = "[token]"
 
 

@@ -12,7 +12,7 @@ second read to find the user.
 from __future__ import annotations
 
 import time
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
@@ -48,6 +48,10 @@ class PortalUser(UserMixin):
     def get_id(self) -> str:
         return self.session_id
 
+    @classmethod
+    def registered(cls, session_id: str, who: SessionPatron) -> PortalUser:
+        return cls(session_id, who.patron_key, who.card_number, who.display_name, who.must_change_password)
+
 
 def start_session(patron: Patron) -> PortalUser:
     """Log the patron in with a fresh session: nothing carried over but this browser's display choices.
@@ -70,7 +74,7 @@ def start_session(patron: Patron) -> PortalUser:
     registry().add(session_id, who)
     session[SESSION_ID] = session_id
     session[SESSION_STARTED] = int(time.time())
-    user = g.portal_user = PortalUser(session_id, *astuple(who))
+    user = g.portal_user = PortalUser.registered(session_id, who)
     login_user(user)
     session.pop("_id", None)  # Flask-Login's hash of the address and browser: unused, as session_protection is off
     return user
@@ -116,9 +120,11 @@ def enforce_session_limits():
     who = None if too_old else registry().touch(session[SESSION_ID])  # the idle timeout is the registry's
     if who is None:
         end_session()
-        flash(_l("You were logged out because the page was left unused. Please log in again."), "info")
+        # The registry cannot tell an idle session from one ended elsewhere (Redis forgets both alike).
+        flash(_l("You were logged out: the page was left unused for a while, or you logged out or changed "
+                 "your password elsewhere. Please log in again."), "info")
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-    g.portal_user = PortalUser(session[SESSION_ID], *astuple(who))
+    g.portal_user = PortalUser.registered(session[SESSION_ID], who)
     return None
 
 

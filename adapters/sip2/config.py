@@ -45,7 +45,6 @@ DEFAULTS: dict[str, Any] = {
     # The ACS changes a hold's pickup location on a 15 with hold mode "*" (BS): not every server does
     # (Koha's alter_hold sets it, but its change_hold may still use the patron's home library).
     "SIP2_HOLD_PICKUP_CHANGE": False,
-
     "SIP2_UNAVAILABLE_HOLDS": "",  # whether CD lists the holds not yet available (false: ignored); empty: the profile's
 }
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from store.sessions import RedisSessionRegistry, SessionPatron, SqlSessionRegistry, new_session_id, touch_interval
+from tests.notifications.conftest import database_url  # noqa: F401, F811  (the fixture: SQLite and PostgreSQL)
 
 
 @pytest.fixture(params=["sql", "redis"])
@@ -111,3 +112,30 @@ def test_the_sqlite_store_commits_without_waiting_for_the_disk(app):
         finally:
             for connection in connections:
                 connection.close()
+
+
+def test_migration_0004_up_and_down(app_config, database_url):  # noqa: F811
+    """The patron's columns come and go; sessions from before (their patron was in the cookie) end."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from app import MIGRATIONS, create_app
+    from extensions import db
+
+    app_config["DATABASE_URL"] = database_url
+    app = create_app(app_config)
+    with app.app_context():
+        columns = {c["name"] for c in inspect(db.engine).get_columns("login_session")}
+        assert {"card_number", "display_name", "must_change_password"} <= columns
+        downgrade(directory=str(MIGRATIONS), revision="0003")
+        assert "card_number" not in {c["name"] for c in inspect(db.engine).get_columns("login_session")}
+        with db.engine.begin() as connection:
+            connection.execute(text("INSERT INTO login_session (session_id, patron_key, last_seen_at)"
+                                    " VALUES ('old', 'P001', CURRENT_TIMESTAMP)"))
+        upgrade(directory=str(MIGRATIONS))
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM login_session")).scalar() == 0
+        registry = SqlSessionRegistry(timedelta(minutes=15))
+        session_id = new_session_id()
+        registry.add(session_id, who("P001"))
+        assert registry.touch(session_id) == who("P001")

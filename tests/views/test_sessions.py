@@ -103,3 +103,17 @@ def test_the_initial_password_change_ends_the_other_sessions_too(app, patron):
     assert "ログインはすべて終了しました" in here.get("/").get_data(as_text=True)
     assert here.get("/loans").status_code == 200  # no longer held on the change page
     assert there.get("/loans").location.startswith("/login")
+
+
+def test_a_browser_logged_out_by_a_change_elsewhere_is_not_told_it_was_idle(app, patron):
+    """It read "logged out because the page was left unused" a second after the change."""
+    me = patron("regular")
+    here, here_auth = browser(app)
+    there, there_auth = browser(app)
+    here_auth.login(me.card, me.password)
+    there_auth.login(me.card, me.password)
+    here_auth.post_form("/settings/password", "/settings/password",
+                        {"current": me.password, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = there.get("/loans")
+    page = there.get(response.location).get_data(as_text=True)
+    assert "ほかの場所でログアウトやパスワードの変更があった" in page
