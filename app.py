@@ -76,6 +76,7 @@ def register_adapter(app: Flask) -> None:
 
 def register_store(app: Flask) -> None:
     """Bring the preference store's schema up to date, so an upgrade never needs a manual step."""
+    import store.links  # noqa: F401
     import store.models  # noqa: F401  (the tables must be known to SQLAlchemy)
     import store.sessions  # noqa: F401
 
@@ -107,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
         account,
         auth,
         calendar,
+        card,
         catalog,
         email,
         errors,
@@ -114,12 +116,15 @@ def register_blueprints(app: Flask) -> None:
         health,
         i18n,
         layout,
+        linked,
+        linking,
         messages,
         metrics,
         reset,
         security,
         session,
         settings,
+        start,
     )
 
     security.init_app(app)
@@ -130,7 +135,11 @@ def register_blueprints(app: Flask) -> None:
     layout.init_app(app)
     messages.init_app(app)
     errors.init_app(app)
-    for module in (auth, account, catalog, settings, i18n, furigana, layout, reset, email, calendar, health, metrics):
+    start.init_app(app)
+    card.init_app(app)
+    linked.init_app(app)
+    for module in (auth, account, catalog, settings, i18n, furigana, layout, reset, email, calendar, health, metrics,
+                   card, linked, linking):
         app.register_blueprint(module.bp)
 
 

@@ -12,6 +12,7 @@ from adapters.errors import AccountLocked, AuthenticationFailed, IlsError, Inval
 from adapters.models import Capability
 from adapters.validation import mask_card_number, normalize_card_number
 from extensions import ils, limiter
+from store.links import remove_links_to
 from views.forms import ChangePasswordForm, EmptyForm, LoginForm
 from views.passwords import policy_rules
 from views.safety import safe_next_url
@@ -93,6 +94,7 @@ def apply_password_change(form: ChangePasswordForm) -> bool:
         form.new.errors.append(refusal.message or _("The library system did not accept this password."))
     else:
         log.info("password changed: card %s", mask_card_number(current_user.card_number))
+        remove_links_to(current_user.patron_key)  # links to this card rested on the old password
         return True
     return False
 
