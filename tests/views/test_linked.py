@@ -242,3 +242,18 @@ def test_reason_for_a_linked_renewal_refusal_is_the_cards_own(auth, client, link
     reserved = next(loan for loan in adapter.loans(patron("renewable").key) if loan.forecast.reason is Reason.ON_HOLD)
     auth.post_form(f"/loans?card={link_id}", "/loans/renew", {"card": str(link_id), "loan": reserved.loan_id})
     assert "outcome--refused" in text(client.get(f"/loans?card={link_id}"))
+
+
+def test_a_password_reset_of_the_linked_card_removes_every_link(app, auth, client, link, links, patron):
+    """The reset link (as if followed from the holder's mail) sets a new password: the links go."""
+    from notifications.tokens import issue_reset_token
+
+    link()
+    auth.logout()
+    kid = patron("renewable")
+    with app.app_context():
+        token = issue_reset_token(kid.key)
+    path = f"/password/reset/{token}"
+    response = auth.post_form(path, path, {"new": "resetpass2026", "confirm": "resetpass2026"})
+    assert response.status_code == 302, text(response)
+    assert links("P001") == []
