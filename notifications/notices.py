@@ -32,6 +32,7 @@ from adapters.models import Capability, Hold, HoldStatus, Loan
 from adapters.validation import mask_card_number as who
 from extensions import db, ils
 from notifications.ledger import DUE_SOON, HOLD_READY, DeliveryFailed, Ledger, LedgerRow, NoticeKey
+from notifications.linked import linked_recipients
 from notifications.mail import SmtpMailer, mail_enabled, sender_domain
 from notifications.render import external_url, render_mail
 from store.models import Preference
@@ -50,6 +51,19 @@ class Recipient:
     language: str | None
     hold_ready: bool
     due_soon: bool
+    # A copy of a linked card's notices for the patron who linked it (notifications/linked.py): the
+    # ledger's key for that copy, whose card it is about, and the owner's link to it.
+    ledger_key: str | None = None
+    card_holder: str | None = None
+    link_id: int | None = None
+
+    @property
+    def ledger_patron(self) -> str:
+        return self.ledger_key or self.patron_key
+
+    @property
+    def url_args(self) -> dict:
+        return {} if self.link_id is None else {"card": self.link_id}
 
 
 @dataclass
@@ -140,7 +154,7 @@ class NoticeRun:
                 kind for kind in self.kinds
                 if adapter.supports(Capability.HOLDS if kind == HOLD_READY else Capability.LOANS)
             )
-            people = recipients(self.kinds)
+            people = recipients(self.kinds) + linked_recipients(self.kinds)
             try:
                 today = adapter.today()
             except IlsError:
@@ -197,7 +211,7 @@ class NoticeRun:
         }
         if not ready and not due:
             return
-        open_rows = self.ledger.register(person.patron_key, [*ready, *due])
+        open_rows = self.ledger.register(person.ledger_patron, [*ready, *due])
         for row in (r for r in open_rows if r.kind == HOLD_READY):
             self._deliver(person, [row], lambda rows: self._hold_message(person, ready[rows[0].key], rows))
         due_rows = [r for r in open_rows if r.kind == DUE_SOON]
@@ -225,11 +239,13 @@ class NoticeRun:
 
     def _hold_message(self, person: Recipient, hold: Hold, rows: list[LedgerRow]):
         mail = render_mail(
-            "hold_ready", person.language, hold=hold, holds_url=external_url("account.holds"),
+            "hold_ready", person.language, hold=hold, holds_url=external_url("account.holds", **person.url_args),
+            card_holder=person.card_holder,
         )
-        return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))
+        return mail.message(person.email, message_id=message_id(self.app.config, person.ledger_patron, rows))
 
     def _due_message(self, person: Recipient, loans: list[Loan], rows: list[LedgerRow]):
         loans = sorted(loans, key=lambda loan: (loan.due_date or date.max, loan.title))
-        mail = render_mail("due_soon", person.language, loans=loans, loans_url=external_url("account.loans"))
-        return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))
+        mail = render_mail("due_soon", person.language, loans=loans,
+                           loans_url=external_url("account.loans", **person.url_args), card_holder=person.card_holder)
+        return mail.message(person.email, message_id=message_id(self.app.config, person.ledger_patron, rows))
