@@ -63,7 +63,7 @@ class Recipient:
 
     @property
     def url_args(self) -> dict:
-        return {} if self.link_id is None else {"card": self.link_id}
+        return {} if self.link_id is None else {"whose": self.link_id}
 
 
 @dataclass

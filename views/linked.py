@@ -1,7 +1,7 @@
 """Acting for a linked card: which card a page or form is for, the switch between cards, the
 menu's counts per card, and the loans and reservations of every card on one page.
 
-A page or form names its card with ``card``: absent for the patron's own, a link id for a linked
+A page or form names its card with ``whose``: absent for the patron's own, a link id for a linked
 card, ``all`` for every card together. ``acting_card()`` resolves it through the logged-in
 patron's own links only (``store.links.link_of``), so an id from the browser never reaches
 another patron's card; then every loan or hold id is checked by the adapter to belong to the card
@@ -11,7 +11,7 @@ it is sent for (``IlsAdapter.renew`` and friends), exactly as for one's own card
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -51,7 +51,7 @@ class Card:
     @property
     def url_args(self) -> dict[str, str]:
         """``url_for`` arguments that keep this card (none for one's own)."""
-        return {} if self.link_id is None else {"card": str(self.link_id)}
+        return {} if self.link_id is None else {"whose": str(self.link_id)}
 
 
 @dataclass
@@ -62,7 +62,6 @@ class CardSummary:
     overdue: int = 0
     holds_ready: int = 0
     error: bool = False
-    rows: list = field(default_factory=list)
 
 
 def linking_enabled() -> bool:
@@ -98,7 +97,7 @@ def card_for(ref: str | None) -> Card | None:
 
 def acting_card() -> Card | None:
     """The card this request is for (``card`` in the query or the form); None means every card."""
-    return card_for(request.values.get("card"))
+    return card_for(request.values.get("whose"))
 
 
 def cards_all() -> list[Card]:
@@ -129,10 +128,10 @@ def summaries() -> list[CardSummary]:
 def card_field(card: Card | None) -> Markup:
     """In templates: the hidden input that keeps a form on its card."""
     if card is None:
-        return Markup(f'<input type="hidden" name="card" value="{ALL}">')  # noqa: S704 (a constant)
+        return Markup(f'<input type="hidden" name="whose" value="{ALL}">')  # noqa: S704 (a constant)
     if card.link_id is None:
         return Markup("")
-    return Markup(f'<input type="hidden" name="card" value="{card.link_id}">')  # noqa: S704 (an int)
+    return Markup(f'<input type="hidden" name="whose" value="{card.link_id}">')  # noqa: S704 (an int)
 
 
 # --- every card on one page -----------------------------------------------------------------------
@@ -178,7 +177,7 @@ def renew():
     groups = _grouped(request.form.getlist("loan"))
     if not form.validate_on_submit() or not groups:
         flash(_("Choose the books to renew."), "error")
-        return redirect(url_for("account.loans", card=ALL))
+        return redirect(url_for("account.loans", whose=ALL))
     outcomes = []
     for card, loan_ids in groups:
         result = ils().renew(card.patron_key, loan_ids)
@@ -186,7 +185,7 @@ def renew():
                       o.new_due_date.isoformat() if o.new_due_date else None) for o in result.outcomes]
     _flash_counts(sum(1 for row in outcomes if row[2]), sum(1 for row in outcomes if not row[2]), renewal=True)
     session[ALL_OUTCOMES] = outcomes
-    return redirect(url_for("account.loans", card=ALL))
+    return redirect(url_for("account.loans", whose=ALL))
 
 
 @bp.post("/linked/cancel")
@@ -196,14 +195,14 @@ def cancel():
     groups = _grouped(request.form.getlist("hold"))
     if not form.validate_on_submit() or not groups:
         flash(_("Choose the reservations to cancel."), "error")
-        return redirect(url_for("account.holds", card=ALL))
+        return redirect(url_for("account.holds", whose=ALL))
     outcomes = []
     for card, hold_ids in groups:
         outcomes += [(card.display_name, o.title or o.hold_id, o.cancelled, o.message or None, o.reason, None)
                      for o in ils().cancel_holds(card.patron_key, hold_ids)]
     _flash_counts(sum(1 for row in outcomes if row[2]), sum(1 for row in outcomes if not row[2]), renewal=False)
     session[ALL_OUTCOMES] = outcomes
-    return redirect(url_for("account.holds", card=ALL))
+    return redirect(url_for("account.holds", whose=ALL))
 
 
 def _flash_counts(done: int, refused: int, *, renewal: bool) -> None:

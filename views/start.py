@@ -5,6 +5,7 @@ link and the library's contact. A visitor who has done nothing wrong gets no err
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user
 
 from views.layout import _localised
@@ -20,8 +21,6 @@ def start_page_for_visitors():
 
 def library_paragraphs() -> list[str]:
     """START_PAGE_TEXT in the page's language, split into paragraphs; empty for the built-in text."""
-    from flask_babel import get_locale
-
     languages = current_app.config["LANGUAGES"]
     locale = get_locale()
     text = _localised(current_app.config["START_PAGE_TEXT"], str(locale.language) if locale else languages[0], languages[0])

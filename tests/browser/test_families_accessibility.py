@@ -49,12 +49,12 @@ def test_the_new_pages_pass_axe_and_fit_a_phone(browser, live_server, screenshot
     check("settings-links", "/settings")
     check("menu-linked", "/")
     check("card", "/card")
-    link_id = page.locator(".card-screen__nav a").nth(1).get_attribute("href").split("card=")[1]
-    check("card-linked", f"/card?card={link_id}")
-    check("loans-linked", f"/loans?card={link_id}")
-    check("holds-linked", f"/holds?card={link_id}")
-    check("loans-all", "/loans?card=all")
-    check("holds-all", "/holds?card=all")
+    link_id = page.locator(".card-screen__nav a").nth(1).get_attribute("href").split("whose=")[1]
+    check("card-linked", f"/card?whose={link_id}")
+    check("loans-linked", f"/loans?whose={link_id}")
+    check("holds-linked", f"/holds?whose={link_id}")
+    check("loans-all", "/loans?whose=all")
+    check("holds-all", "/holds?whose=all")
     check("place-hold-for", "/holds/new?record=R0200")
     page.locator("form[action='/logout'] button").click()
     log_in(page, live_server, "renewable")

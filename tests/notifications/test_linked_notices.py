@@ -34,7 +34,7 @@ def test_the_parent_gets_a_copy_once_and_the_child_its_own(app, runner, smtp):
     by_address = {message["To"]: message for message in messages}
     assert set(by_address) == {"parent@example.jp", "child@example.jp"}
     copy = body(by_address["parent@example.jp"])
-    assert hold.title in copy and "高橋 美咲" in copy and f"/holds?card={link_id}" in copy
+    assert hold.title in copy and "高橋 美咲" in copy and f"/holds?whose={link_id}" in copy
     assert "高橋 美咲" not in body(by_address["child@example.jp"])  # the holder's own mail, as always
     assert by_address["parent@example.jp"]["Message-ID"] != by_address["child@example.jp"]["Message-ID"]
     assert "0 notices sent" in run(runner)

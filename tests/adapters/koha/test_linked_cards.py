@@ -22,19 +22,19 @@ def test_a_parent_acts_for_a_linked_card_on_koha(auth, client, login_as, ils, fa
     child = patron_key(fake, "renewable")
     assert CHILD.name in text(client.get("/"))
     loans = ils.loans(child)
-    page = text(client.get("/loans?card=1"))
+    page = text(client.get("/loans?whose=1"))
     assert all(loan.title in page for loan in loans)
     renewable = next(loan for loan in loans if loan.forecast.status is RenewalStatus.RENEWABLE)
-    auth.post_form("/loans?card=1", "/loans/renew", {"card": "1", "loan": renewable.loan_id})
+    auth.post_form("/loans?whose=1", "/loans/renew", {"whose": "1", "loan": renewable.loan_id})
     assert {loan.loan_id: loan for loan in ils.loans(child)}[renewable.loan_id].due_date > renewable.due_date
 
     # The parent's own checkout, sent as the child's: refused before any renewal reaches Koha.
     own = ils.loans(patron_key(fake, "regular"))[0]
     renewals_before = [path for _, path in koha.requests("POST") if "/renewal" in path]
     assert renewals_before  # the child's renewal went out
-    auth.post_form("/loans?card=1", "/loans/renew", {"card": "1", "loan": own.loan_id})
+    auth.post_form("/loans?whose=1", "/loans/renew", {"whose": "1", "loan": own.loan_id})
     assert [path for _, path in koha.requests("POST") if "/renewal" in path] == renewals_before
-    assert "outcome--refused" in text(client.get("/loans?card=1"))
+    assert "outcome--refused" in text(client.get("/loans?whose=1"))
 
     # A wrong password for the child's card links nothing.
     response = auth.post_form("/settings/links", "/settings/links", {"card_number": BY_CASE["hold-ready"].card,

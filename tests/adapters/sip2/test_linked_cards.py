@@ -54,16 +54,16 @@ def test_a_parent_acts_for_a_linked_card_over_sip2(sip2_app, demo, heard):
 
     menu = page(client.get("/"))
     assert CHILD.name in menu and f"{len(demo.loans(CHILD.key))} books borrowed" in menu
-    loans = page(client.get("/loans?card=1"))
+    loans = page(client.get("/loans?whose=1"))
     assert all(loan.title in loans for loan in demo.loans(CHILD.key))
     renewable = next(loan for loan in demo.loans(CHILD.key) if loan.forecast.status.value == "renewable")
-    auth.post_form("/loans?card=1", "/loans/renew", {"card": "1", "loan": renewable.item_id})
-    assert "Renewed. New due date" in page(client.get("/loans?card=1"))
+    auth.post_form("/loans?whose=1", "/loans/renew", {"whose": "1", "loan": renewable.item_id})
+    assert "Renewed. New due date" in page(client.get("/loans?whose=1"))
     assert {loan.item_id: loan for loan in demo.loans(CHILD.key)}[renewable.item_id].due_date > renewable.due_date
 
     # The parent's own loan, sent as the child's: refused, and never sent to the ACS as the child's.
     own = demo.loans(PARENT.key)[0]
-    auth.post_form("/loans?card=1", "/loans/renew", {"card": "1", "loan": own.item_id})
+    auth.post_form("/loans?whose=1", "/loans/renew", {"whose": "1", "loan": own.item_id})
     assert {loan.item_id: loan for loan in demo.loans(PARENT.key)}[own.item_id].due_date == own.due_date
     renewals = [message for message in heard if message[0] == "29"]
     assert len(renewals) == 1  # only the child's own loan went out as a renewal
