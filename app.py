@@ -80,6 +80,7 @@ def register_adapter(app: Flask) -> None:
 
 def register_store(app: Flask) -> None:
     """Bring the preference store's schema up to date, so an upgrade never needs a manual step."""
+    import store.links  # noqa: F401
     import store.models  # noqa: F401  (the tables must be known to SQLAlchemy)
     import store.sessions  # noqa: F401
 
@@ -112,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         basket,
         calendar,
+        card,
         catalog,
         email,
         errors,
@@ -119,6 +121,8 @@ def register_blueprints(app: Flask) -> None:
         health,
         i18n,
         layout,
+        linked,
+        linking,
         messages,
         metrics,
         pickup,
@@ -128,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
         series,
         session,
         settings,
+        start,
     )
 
     security.init_app(app)
@@ -139,8 +144,11 @@ def register_blueprints(app: Flask) -> None:
     messages.init_app(app)
     errors.init_app(app)
     basket.init_app(app)
-    for module in (auth, account, pickup, basket, renewal_watch, series, catalog, settings, i18n, furigana, layout, reset, email, calendar, health,
-                   metrics):
+    start.init_app(app)
+    card.init_app(app)
+    linked.init_app(app)
+    for module in (auth, account, pickup, basket, renewal_watch, series, catalog, settings, i18n, furigana, layout, reset,
+                   email, calendar, health, metrics, card, linked, linking):
         app.register_blueprint(module.bp)
 
 

@@ -86,6 +86,26 @@ LIBRARY_LOGO = ""
 # (WCAG AA): start-up refuses colours that would fail it.
 LIBRARY_COLOURS = {"brand": "#1f5f8b", "brand_dark": "#164766"}
 
+# The start page a visitor sees at / (seed guide steps 1 and 2): the library's own words for what the
+# portal does, as plain text or {"ja": ..., "en": ...}, with {漢字|よみ} readings for furigana mode;
+# paragraphs are separated by a blank line. Empty: the portal's own wording, translated.
+START_PAGE_TEXT = ""
+
+# The library card on a phone's screen (/card): the symbology the library's cards use, "codabar"
+# (NW-7, common on Japanese public-library cards), "code39" or "code128"; "" turns the page off.
+CARD_BARCODE = "codabar"
+# Codabar's start and stop characters (A, B, C or D), as printed on the library's own cards.
+CARD_BARCODE_START = "A"
+CARD_BARCODE_STOP = "A"
+
+# Linked cards: a patron may add the cards of their family (checked once with the card's password,
+# which is never kept) and see and use them from their own login. False switches linking off.
+LINKED_CARDS_ENABLED = True
+# The most cards one login may link.
+LINKED_CARDS_MAX = 6
+# Hold-ready and due-date mail for a linked card: copies to the patron who linked it, if they ask.
+LINKED_CARDS_NOTICES = True
+
 # --- the demo ILS -------------------------------------------------------------------------------
 # SQLite file of the embedded demo ILS; empty means instance/demo-ils.sqlite3.
 DEMO_DATABASE = ""

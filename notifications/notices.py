@@ -46,6 +46,7 @@ from notifications.ledger import (
     LedgerRow,
     NoticeKey,
 )
+from notifications.linked import linked_recipients
 from notifications.mail import SmtpMailer, mail_enabled, sender_domain
 from notifications.render import external_url, render_mail
 from notifications.series import advance_patron
@@ -71,6 +72,19 @@ class Recipient:
     due_soon: bool
     renewable: bool = False  # every loan's renewal opening (Settings)
     watched: frozenset[str] = frozenset()  # the loans watched one by one
+    # A copy of a linked card's notices for the patron who linked it (notifications/linked.py): the
+    # ledger's key for that copy, whose card it is about, and the owner's link to it.
+    ledger_key: str | None = None
+    card_holder: str | None = None
+    link_id: int | None = None
+
+    @property
+    def ledger_patron(self) -> str:
+        return self.ledger_key or self.patron_key
+
+    @property
+    def url_args(self) -> dict:
+        return {} if self.link_id is None else {"whose": self.link_id}
 
 
 @dataclass
@@ -170,7 +184,7 @@ class NoticeRun:
             )
             adapter = ils()
             self.kinds = tuple(kind for kind in self.kinds if adapter.supports(CAPABILITY[kind]))
-            people = recipients(self.kinds)
+            people = recipients(self.kinds) + linked_recipients(self.kinds)
             try:
                 today = adapter.today()
             except IlsError:
@@ -272,7 +286,7 @@ class NoticeRun:
             unwatch(person.patron_key, person.watched - waiting - {key.subject for key in renewable})
         if not ready and not due and not renewable:
             return
-        open_rows = self.ledger.register(person.patron_key, [*ready, *due, *renewable])
+        open_rows = self.ledger.register(person.ledger_patron, [*ready, *due, *renewable])
         for row in (r for r in open_rows if r.kind == HOLD_READY):
             self._deliver(person, [row], lambda rows: self._hold_message(person, ready[rows[0].key], rows))
         due_rows = [r for r in open_rows if r.kind == DUE_SOON]
@@ -306,14 +320,16 @@ class NoticeRun:
 
     def _hold_message(self, person: Recipient, hold: Hold, rows: list[LedgerRow]):
         mail = render_mail(
-            "hold_ready", person.language, hold=hold, holds_url=external_url("account.holds"),
+            "hold_ready", person.language, hold=hold, holds_url=external_url("account.holds", **person.url_args),
+            card_holder=person.card_holder,
         )
-        return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))
+        return mail.message(person.email, message_id=message_id(self.app.config, person.ledger_patron, rows))
 
     def _due_message(self, person: Recipient, loans: list[Loan], rows: list[LedgerRow]):
         loans = sorted(loans, key=lambda loan: (loan.due_date or date.max, loan.title))
-        mail = render_mail("due_soon", person.language, loans=loans, loans_url=external_url("account.loans"))
-        return mail.message(person.email, message_id=message_id(self.app.config, person.patron_key, rows))
+        mail = render_mail("due_soon", person.language, loans=loans,
+                           loans_url=external_url("account.loans", **person.url_args), card_holder=person.card_holder)
+        return mail.message(person.email, message_id=message_id(self.app.config, person.ledger_patron, rows))
 
     def _renewable_message(self, person: Recipient, loans: list[Loan], rows: list[LedgerRow]):
         loans = sorted(loans, key=lambda loan: (loan.due_date or date.max, loan.title))

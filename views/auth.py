@@ -12,6 +12,7 @@ from adapters.errors import AccountLocked, AuthenticationFailed, IlsError, Inval
 from adapters.models import Capability
 from adapters.validation import mask_card_number, normalize_card_number
 from extensions import ils, limiter
+from store.links import remove_links_to
 from views.forms import ChangePasswordForm, EmptyForm, LoginForm
 from views.passwords import policy_rules
 from views.safety import safe_next_url
@@ -96,6 +97,7 @@ def apply_password_change(form: ChangePasswordForm) -> bool:
         # A session opened elsewhere, perhaps by whoever learnt the old password, ends (OWASP ASVS 3.3.3).
         ended = end_other_sessions()
         log.info("password changed: card %s; %d other session(s) ended", mask_card_number(current_user.card_number), ended)
+        remove_links_to(current_user.patron_key)  # links to this card rested on the old password
         flash(_("Your password has been changed. You have been logged out everywhere else "
                 "(other computers, phones and browsers)."), "success")
         return True

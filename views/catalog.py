@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from adapters.errors import InvalidInput, RecordNotFound, Refused
 from adapters.models import Capability, HoldRequest
 from extensions import ils
 from views.forms import PlaceHoldForm, SearchForm
 from views.i18n import place_name
+from views.linked import acting_card, own_card
 from views.messages import REASONS
 
 bp = Blueprint("catalog", __name__)
@@ -46,20 +47,21 @@ def place_hold():
     record_id = form.record.data if request.method == "POST" else request.args.get("record", "")
     record = _find_record(record_id)
     form.record.data = record.record_id
-    locations = adapter.pickup_locations(current_user.patron_key, record.record_id)
+    card = acting_card() or own_card()  # whose card the hold is for: the patron's own or a linked one
+    locations = adapter.pickup_locations(card.patron_key, record.record_id)
     form.pickup_location.choices = [(location.location_id, place_name(location)) for location in locations]
     if form.validate_on_submit() and _not_needed_after_is_ahead(form, adapter.today()):
         request_ = HoldRequest(record.record_id, form.pickup_location.data, form.not_needed_after.data)
         try:
-            adapter.place_hold(current_user.patron_key, request_)
+            adapter.place_hold(card.patron_key, request_)
         except InvalidInput:
             form.pickup_location.errors.append(_("Check the pickup location and the date."))
         except Refused as refusal:
             flash(refusal.message or str(REASONS.get(refusal.reason, REASONS[refusal.reason.OTHER])), "error")
         else:
             flash(_("Reserved: %(title)s", title=record.title), "success")
-            return redirect(url_for("account.holds"))
-    return render_template("catalog/place_hold.html", form=form, record=record)
+            return redirect(url_for("account.holds", **card.url_args))
+    return render_template("catalog/place_hold.html", form=form, record=record, card=card)
 
 
 def _not_needed_after_is_ahead(form: PlaceHoldForm, today) -> bool:

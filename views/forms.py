@@ -156,3 +156,14 @@ class SettingsForm(PortalForm):
     notify_due_soon = BooleanField(_l("Email me a few days before books are due"))
     notify_renewable = BooleanField(_l("Email me on the day each loan can be renewed"))
 
+
+
+class LinkCardForm(PortalForm):
+    """Link another card (a child's, a partner's): its number and password, checked once by the ILS."""
+
+    card_number = CardNumberField(
+        _l("Library card number"), validators=[DataRequired(_l("Enter your library card number.")), Length(max=64)]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(_l("Enter your password.")), SafeText(PASSWORD_MAX, True)]
+    )

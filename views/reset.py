@@ -36,6 +36,7 @@ from notifications.tokens import (
     use_reset_token,
     void_reset_tokens,
 )
+from store.links import remove_links_to
 from store.models import Preference
 from views.forms import CardNumberField, PortalForm, SafeText, new_password_again_field, new_password_field
 from views.passwords import policy_rules
@@ -151,6 +152,7 @@ def reset_password(token: str):
             raise
         else:
             void_reset_tokens(patron_key)
+            remove_links_to(patron_key)  # links to this card rested on the old password
             registry().remove_patron(patron_key)  # a session opened with the old password ends too
             log.info("password reset through an emailed link: patron %s", mask_card_number(patron_key))
             outbox().submit(send_password_changed, patron_key, str(get_locale()))

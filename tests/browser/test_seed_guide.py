@@ -57,12 +57,17 @@ def test_a_new_patron_walks_the_seed_guide(browser, live_server, screenshot, mod
         pattern = separator.join(map(re.escape, words[key]))
         return re.compile(rf"^\s*{pattern}{separator}\s*$" if exact else pattern)
 
-    # Step 2: from the library's site to the portal; the guide's furigana switched on first.
+    # Step 2: from the library's site to the portal: a start page (no error), the guide's furigana
+    # switched on first; its one Log in button leads on.
     page.goto(f"{live_server}/")
-    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.locator(".flash")).to_have_count(0)
     if mode == "ja-furigana":
         page.get_by_role("button", name="ふりがな").click()
         expect(page.locator("main ruby").first).to_be_visible()
+    expect(page.locator("main").get_by_text(name("policy")).first).to_be_visible()
+    shot("02-start")
+    page.locator("main").get_by_role("link", name=name("login")).click()
+    expect(page).to_have_url(re.compile(r"/login"))
 
     # Step 3: the card number typed as printed, with hyphens.
     shot("03-login")
