@@ -261,7 +261,7 @@ class NoticeRun:
         waiting = {loan.loan_id for loan in loans if loan.forecast.status is RenewalStatus.NOT_YET}
         if person.renewable:
             for loan_id in sorted(waiting - person.watched):
-                watch(person.patron_key, loan_id)
+                watch(person.patron_key, loan_id, automatic=True)
         renewable = {
             NoticeKey(RENEWABLE, loan.loan_id, loan.due_date.isoformat()): loan
             for loan in loans
