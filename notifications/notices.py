@@ -161,6 +161,8 @@ class NoticeRun:
         with self.app.app_context():
             if not mail_enabled(self.app.config):
                 log.warning("notices: MAIL_HOST is empty, no email is sent")
+                self._advance_series(ils(), mail=False)  # the queues move on without mail
+                self.summary.seconds = time.perf_counter() - started
                 return self.summary
             self.ledger = Ledger(
                 db.engine,
@@ -191,7 +193,7 @@ class NoticeRun:
 
     # --- series queues ---------------------------------------------------------------------
 
-    def _advance_series(self, adapter) -> None:
+    def _advance_series(self, adapter, *, mail: bool = True) -> None:
         """Place the volumes whose turn has come (each once: ``store.series.claim``), and mail the patron."""
         if not adapter.supports(Capability.SERIES):
             return
@@ -209,7 +211,7 @@ class NoticeRun:
                 continue
             self.summary.add(series_volumes=len(placed))
             preference = get_preferences(patron_key)
-            if not (preference.email and preference.email_confirmed):
+            if not mail or not (preference.email and preference.email_confirmed):
                 continue
             person = Recipient(patron_key, preference.email, preference.language, False, False)
             by_id = {str(row.id): row for row in placed}

@@ -144,3 +144,14 @@ def test_a_volume_is_claimed_by_one_run_only_until_its_lease_runs_out(app):
         assert series.claim(entry, now=utcnow() + series.LEASE + timedelta(seconds=1)) is not None  # a dead run's
         series.finish(entry, token, series.PLACED, hold_id="H1")  # the first run's claim is no longer its own
         assert series.entries(REGULAR)[0].state == "placing"
+
+
+def test_a_portal_without_mail_still_advances_the_queues(app, auth, client, runner):
+    demo = app.extensions["shiori.adapter"]
+    queue_all(auth, client)
+    pick_up(demo, "R0062")
+    app.config["MAIL_HOST"] = ""
+    result = runner.invoke(args=["notices", "run"])
+    assert result.exit_code == 1 and "MAIL_HOST is empty" in result.output
+    assert "1 series volumes reserved" in result.output
+    assert "R0284" in record_holds(demo)
