@@ -52,6 +52,7 @@ from notifications.series import advance_patron
 from store.models import Preference, RenewalWatch
 from store.preferences import get_preferences
 from store.renewal_watch import unwatch, watch
+from store.series import entries_by_id as series_entries_by_id
 from store.series import patrons_with_queues
 from views.metrics import NOTICES_SENT
 
@@ -194,7 +195,10 @@ class NoticeRun:
     # --- series queues ---------------------------------------------------------------------
 
     def _advance_series(self, adapter, *, mail: bool = True) -> None:
-        """Place the volumes whose turn has come (each once: ``store.series.claim``), and mail the patron."""
+        """Place the volumes whose turn has come (each once: ``store.series.claim``), then mail the patrons.
+
+        A placed volume's mail is registered in the ledger at once and delivered from there, so a mail
+        the SMTP server did not take is sent by a later run."""
         if not adapter.supports(Capability.SERIES):
             return
         advance_on = self.app.config["SERIES_ADVANCE_ON"]
@@ -207,17 +211,23 @@ class NoticeRun:
                 log.warning("notices: series queue of patron %s not advanced: %r", who(patron_key), exc)
                 self.summary.add(errors=1)
                 continue
-            if not placed:
-                continue
             self.summary.add(series_volumes=len(placed))
             preference = get_preferences(patron_key)
-            if not mail or not (preference.email and preference.email_confirmed):
-                continue
+            if placed and mail and preference.email and preference.email_confirmed:
+                self.ledger.register(patron_key, [NoticeKey(SERIES_PLACED, str(row.id), "placed") for row in placed])
+        if mail:
+            self._deliver_series_mails()
+
+    def _deliver_series_mails(self) -> None:
+        """Every series mail registered and not yet sent, one mail per patron."""
+        for patron_key, rows in self.ledger.open_rows(SERIES_PLACED).items():
+            preference = get_preferences(patron_key)
+            if not (preference.email and preference.email_confirmed):
+                continue  # the address was removed meanwhile; kept until it is back or the row ages out
             person = Recipient(patron_key, preference.email, preference.language, False, False)
-            by_id = {str(row.id): row for row in placed}
-            rows = self.ledger.register(patron_key, [NoticeKey(SERIES_PLACED, key, "placed") for key in by_id])
-            self._deliver(person, rows, lambda claimed, person=person, by_id=by_id: self._series_message(
-                person, [by_id[row.subject] for row in claimed], claimed))
+            volumes = series_entries_by_id([int(row.subject) for row in rows])
+            self._deliver(person, rows, lambda claimed, person=person, volumes=volumes: self._series_message(
+                person, [volumes[int(row.subject)] for row in claimed if int(row.subject) in volumes], claimed))
 
     # --- one patron -------------------------------------------------------------------------
 
