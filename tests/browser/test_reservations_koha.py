@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.demo.seed import BY_CASE
-from tests.adapters.koha.test_pages import app, ils  # noqa: F401  (the portal on the fake Koha)
-from tests.browser.conftest import browser, live_server, screenshot  # noqa: F401
+from tests.adapters.koha.conftest import fake, holdable, koha, koha_version  # noqa: F401  (the fake Koha)
+from tests.adapters.koha.test_pages import app, ils  # noqa: F401  (the portal on it)
 from tests.browser.test_accessibility import log_in
 
 pytestmark = pytest.mark.browser
@@ -16,7 +16,7 @@ PHONE = {"width": 375, "height": 667}
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811
+def page(browser):
     context = browser.new_context(viewport=PHONE, locale="ja-JP")
     context.set_default_timeout(15_000)
     yield context.new_page()
