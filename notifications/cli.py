@@ -29,6 +29,8 @@ def run_command(only: str) -> None:
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not mail_enabled(app.config):
+        summary = NoticeRun(app, kinds=()).run()  # series queues still advance
+        click.echo(summary.line())
         raise click.ClickException("MAIL_HOST is empty: this portal sends no email")
     summary = NoticeRun(app, kinds=ONLY[only]).run()
     click.echo(summary.line())

@@ -234,6 +234,16 @@ class Ledger:
             )
         )
 
+    def open_rows(self, kind: str) -> dict[str, list[LedgerRow]]:
+        """The rows of ``kind`` not yet sent (pending, or being sent), by patron: what a later run delivers."""
+        query = (select(C.patron_key, C.id, C.kind, C.subject, C.event, C.state)
+                 .where(C.kind == kind, C.state.in_((PENDING, SENDING))).order_by(C.patron_key, C.id))
+        rows: dict[str, list[LedgerRow]] = {}
+        with self.engine.connect() as conn:
+            for patron_key, *row in conn.execute(query):
+                rows.setdefault(patron_key, []).append(LedgerRow(*row))
+        return rows
+
     # --- housekeeping -----------------------------------------------------------------------
 
     def forget_before(self, cutoff: datetime) -> int:

@@ -53,6 +53,7 @@ from notifications.series import advance_patron
 from store.models import Preference, RenewalWatch
 from store.preferences import get_preferences
 from store.renewal_watch import unwatch, watch
+from store.series import entries_by_id as series_entries_by_id
 from store.series import patrons_with_queues
 from views.metrics import NOTICES_SENT
 
@@ -175,6 +176,8 @@ class NoticeRun:
         with self.app.app_context():
             if not mail_enabled(self.app.config):
                 log.warning("notices: MAIL_HOST is empty, no email is sent")
+                self._advance_series(ils(), mail=False)  # the queues move on without mail
+                self.summary.seconds = time.perf_counter() - started
                 return self.summary
             self.ledger = Ledger(
                 db.engine,
@@ -205,8 +208,11 @@ class NoticeRun:
 
     # --- series queues ---------------------------------------------------------------------
 
-    def _advance_series(self, adapter) -> None:
-        """Place the volumes whose turn has come (each once: ``store.series.claim``), and mail the patron."""
+    def _advance_series(self, adapter, *, mail: bool = True) -> None:
+        """Place the volumes whose turn has come (each once: ``store.series.claim``), then mail the patrons.
+
+        A placed volume's mail is registered in the ledger at once and delivered from there, so a mail
+        the SMTP server did not take is sent by a later run."""
         if not adapter.supports(Capability.SERIES):
             return
         advance_on = self.app.config["SERIES_ADVANCE_ON"]
@@ -219,17 +225,23 @@ class NoticeRun:
                 log.warning("notices: series queue of patron %s not advanced: %r", who(patron_key), exc)
                 self.summary.add(errors=1)
                 continue
-            if not placed:
-                continue
             self.summary.add(series_volumes=len(placed))
             preference = get_preferences(patron_key)
+            if placed and mail and preference.email and preference.email_confirmed:
+                self.ledger.register(patron_key, [NoticeKey(SERIES_PLACED, str(row.id), "placed") for row in placed])
+        if mail:
+            self._deliver_series_mails()
+
+    def _deliver_series_mails(self) -> None:
+        """Every series mail registered and not yet sent, one mail per patron."""
+        for patron_key, rows in self.ledger.open_rows(SERIES_PLACED).items():
+            preference = get_preferences(patron_key)
             if not (preference.email and preference.email_confirmed):
-                continue
+                continue  # the address was removed meanwhile; kept until it is back or the row ages out
             person = Recipient(patron_key, preference.email, preference.language, False, False)
-            by_id = {str(row.id): row for row in placed}
-            rows = self.ledger.register(patron_key, [NoticeKey(SERIES_PLACED, key, "placed") for key in by_id])
-            self._deliver(person, rows, lambda claimed, person=person, by_id=by_id: self._series_message(
-                person, [by_id[row.subject] for row in claimed], claimed))
+            volumes = series_entries_by_id([int(row.subject) for row in rows])
+            self._deliver(person, rows, lambda claimed, person=person, volumes=volumes: self._series_message(
+                person, [volumes[int(row.subject)] for row in claimed if int(row.subject) in volumes], claimed))
 
     # --- one patron -------------------------------------------------------------------------
 
@@ -275,7 +287,7 @@ class NoticeRun:
         waiting = {loan.loan_id for loan in loans if loan.forecast.status is RenewalStatus.NOT_YET}
         if person.renewable:
             for loan_id in sorted(waiting - person.watched):
-                watch(person.patron_key, loan_id)
+                watch(person.patron_key, loan_id, automatic=True)
         renewable = {
             NoticeKey(RENEWABLE, loan.loan_id, loan.due_date.isoformat()): loan
             for loan in loans

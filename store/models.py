@@ -82,6 +82,9 @@ class RenewalWatch(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patron_key: Mapped[str] = mapped_column(String(64), index=True)
     loan_id: Mapped[str] = mapped_column(String(64))
+    # Made by the notice run for "every loan" (Settings), not asked for on the loans page: dropped when
+    # the patron turns that setting off.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

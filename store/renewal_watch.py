@@ -15,9 +15,9 @@ def watched_loans(patron_key: str) -> set[str]:
     return set(db.session.scalars(select(RenewalWatch.loan_id).where(RenewalWatch.patron_key == patron_key)))
 
 
-def watch(patron_key: str, loan_id: str) -> None:
-    """Ask for the mail (again is harmless)."""
-    db.session.add(RenewalWatch(patron_key=patron_key, loan_id=loan_id))
+def watch(patron_key: str, loan_id: str, *, automatic: bool = False) -> None:
+    """Ask for the mail (again is harmless); ``automatic``: for the "every loan" setting, not by the patron."""
+    db.session.add(RenewalWatch(patron_key=patron_key, loan_id=loan_id, automatic=automatic))
     try:
         db.session.commit()
     except IntegrityError:
@@ -35,3 +35,10 @@ def unwatch(patron_key: str, loan_ids: Iterable[str]) -> None:
 def watching_patrons() -> set[str]:
     """Every patron with at least one loan watched (the notice run's extra recipients)."""
     return set(db.session.scalars(select(RenewalWatch.patron_key).distinct()))
+
+
+def drop_automatic(patron_key: str) -> None:
+    """The patron turned "every loan" off: forget the watches it made, keep those asked for one by one."""
+    db.session.execute(delete(RenewalWatch).where(RenewalWatch.patron_key == patron_key,
+                                                  RenewalWatch.automatic.is_(True)))
+    db.session.commit()

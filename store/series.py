@@ -61,6 +61,14 @@ def entries(patron_key: str, states: Iterable[str] | None = None) -> list[Series
                                                   SeriesQueueEntry.id)))
 
 
+def entries_by_id(ids: Iterable[int]) -> dict[int, SeriesQueueEntry]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    return {entry.id: entry for entry in db.session.scalars(select(SeriesQueueEntry).where(
+        SeriesQueueEntry.id.in_(wanted)))}
+
+
 def queued_record_ids(patron_key: str) -> set[str]:
     return {entry.record_id for entry in entries(patron_key, (QUEUED, PLACING))}
 

@@ -15,6 +15,7 @@ from adapters.models import Capability
 from extensions import ils
 from notifications.tokens import same_address
 from store.preferences import get_preferences, update_preferences
+from store.renewal_watch import drop_automatic
 from views.calendar import feed_url
 from views.email import address_changed
 from views.forms import EmptyForm, SettingsForm
@@ -38,6 +39,8 @@ def index():
         }
         if ils().supports(Capability.RENEWAL_OPENS):
             changes["notify_renewable"] = form.notify_renewable.data
+            if preferences.notify_renewable and not form.notify_renewable.data:
+                drop_automatic(current_user.patron_key)
         old_email, old_confirmed = preferences.email, preferences.email_confirmed
         if email != preferences.email:  # a new address waits for its confirmation (one only re-cased need not)
             changes.update(email=email, email_confirmed=old_confirmed and same_address(email, old_email))

@@ -54,7 +54,7 @@ class KohaAdapter(CheckMixin, AuthMixin, AccountMixin, LoansMixin, HoldsMixin, C
     @property
     def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
         features = self.features
-        extra = {Capability.CATALOG_SEARCH} if features.biblio_search else set()
+        extra = {Capability.CATALOG_SEARCH, Capability.SERIES} if features.biblio_search else set()
         if features.hold_pickup_change:
             extra.add(Capability.CHANGE_PICKUP)
         return self.BASE_CAPABILITIES | extra

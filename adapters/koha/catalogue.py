@@ -1,4 +1,5 @@
-"""The catalogue: searching titles (where Koha has ``GET /biblios``) and one title's record page.
+"""The catalogue: searching titles (where Koha has ``GET /biblios``), one title's record page, and the
+volumes of its series (``series_title`` and the biblioitem's ``volume``, where Koha has ``GET /biblios``).
 
 A search is a DBIC query: every word must match the title, author or ISBN (``-like``, its
 wildcards escaped), at most ``MAX_SEARCH_TERMS`` words. The titles found are kept in the title
@@ -64,6 +65,20 @@ class CatalogueMixin(KohaCore):
                 raise RecordNotFound(record_id) from exc
             raise
         return mapping.record_from_biblio(biblio, items=items, holds=self._holds_on(biblio_id))
+
+    def series_volumes(self, record: Record) -> list[Record]:
+        """The titles with the same series title (GET /biblios, q on ``series_title``), in volume order."""
+        self.require(Capability.SERIES)
+        if record.volume is None:
+            return []
+        rows = self.client.get_all("/biblios", params={"q": json.dumps({"series_title": record.volume.series},
+                                                                        ensure_ascii=False)},
+                                   headers={"Accept": "application/json"})
+        for row in rows:
+            self.titles.remember(row)
+        volumes = [mapping.record_from_biblio(row) for row in rows]
+        return sorted((found for found in volumes if found.volume is not None),
+                      key=lambda found: (found.volume.number, found.record_id))
 
     def _holds_on(self, biblio_id: str) -> int | None:
         """How many holds the title has (the total of a one-row page), or None if Koha could not say."""

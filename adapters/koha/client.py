@@ -132,8 +132,10 @@ class KohaFeatures:
     password_validation: bool = True
     patron_checkouts: bool = False  # GET /patrons/{id}/checkouts: 24.05
     biblio_search: bool = False  # GET /biblios with a q filter
-    # PUT /holds/{hold_id}/pickup_location: in every contract line built (23.11 to 25.11); none was built for 22.11
-    hold_pickup_change: bool = False
+    # PUT /holds/{hold_id}/pickup_location: in every contract line built (23.11 to 25.11; none for 22.11, but
+    # VuFind's KohaRest driver changed pickup locations with it in 2021, vufind-org/vufind PR #1985), so
+    # assumed for every release; a served contract without it turns it off.
+    hold_pickup_change: bool = True
     source: str = "defaults"
     #: (METHOD, template) -> the x-koha-embed values the route declares (a route without the header: empty)
     embed_values: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict, compare=False)
@@ -148,7 +150,6 @@ class KohaFeatures:
             password_validation=version >= (23, 11),
             patron_checkouts=version >= (24, 5),
             biblio_search=version >= (23, 5),
-            hold_pickup_change=version >= (23, 11),
             source=f"KOHA_VERSION={version[0]}.{version[1]:02d}",
             embed_values=_version_embeds(version),
         )

@@ -26,6 +26,7 @@ from adapters.models import (
     RenewalForecast,
     RenewalStatus,
 )
+from adapters.volumes import volume
 
 # --- renewals ----------------------------------------------------------------------------------
 
@@ -376,6 +377,8 @@ def record_from_biblio(biblio: Mapping[str, Any], *, items: list[Mapping[str, An
         available=sum(1 for item in items if item_available(item)) if items is not None else None,
         holds=holds,
         holdable=items is None or len(items) > 0,
+        # Koha::Biblio->to_api: biblio.seriestitle as series_title, merged with the biblioitem's volume
+        volume=volume(clean(biblio.get("series_title")), clean(biblio.get("volume")) or clean(biblio.get("part_number"))),
     )
 
 

@@ -44,6 +44,11 @@ class AccountMixin(Sip2Core):
         found = info.valid_patron if info.valid_patron is not None else bool((info.personal_name or "").strip())
         return mapping.patron_from_status(card, info, self.options.profile.ignored_flags) if found else None
 
+    def hold_limit(self, patron_key: str) -> int | None:
+        """BZ (hold items limit) of the patron's 64, where the ACS sends it (the reservation basket's size)."""
+        info, _fresh = self._status(patron_key, "hold limit")
+        return info.hold_items_limit
+
     def account_summary(self, patron_key: str) -> AccountSummary:
         """One 63 (or the one read in the last few seconds: the login's, for the menu that follows
         it): counts from its fixed fields, fines from BV. A count the ACS leaves blank (FOLIO's

@@ -7,6 +7,8 @@ import re
 
 from adapters.demo.seed import BY_CASE
 from adapters.models import Capability
+from adapters.sip2 import Sip2Adapter
+from tests.adapters.sip2.conftest import sip2_config
 from tests.conftest import csrf_token
 
 REGULAR = BY_CASE["regular"]
@@ -73,3 +75,11 @@ def test_without_holds_the_catalogue_offers_no_basket(auth, client, app):
     auth.login(REGULAR.card, REGULAR.password)
     page = client.get("/search?q=1Q84").get_data(as_text=True)
     assert "予約かごに入れる" not in page and "予約かご" not in page
+
+
+def test_sip2_tells_the_hold_limit_from_bz(demo_sip2, demo):
+    adapter = Sip2Adapter.from_config(sip2_config(demo_sip2.port, demo))
+    try:
+        assert adapter.hold_limit(BY_CASE["many-loans"].card) == demo.rules.max_holds  # the demo ACS's BZ
+    finally:
+        adapter.close()

@@ -132,3 +132,4 @@ def test_the_holds_page_says_when_pickup_changes_are_not_possible(auth, client, 
     page = client.get("/holds").get_data(as_text=True)
     assert "予約後の受取館の変更をオンラインで受け付けていません" in page
     assert 'name="pickup_location"' not in page
+

@@ -121,3 +121,24 @@ def test_the_loans_page_offers_the_mail_for_a_loan_not_yet_renewable(app, auth, 
     with app.app_context():
         assert watched_loans(REGULAR) == {later.loan_id}
         assert watched_loans("P007") == set()
+
+
+def test_turning_every_loan_off_drops_the_watches_it_made_and_keeps_the_patrons_own(app, auth, client, smtp):  # noqa: F811
+    from tests.conftest import csrf_token
+
+    demo = app.extensions["shiori.adapter"]
+    register_address(app, REGULAR, "taro@example.jp", hold_ready=False, due_soon=False)
+    auth.login("2000000001", "yamada2024")
+    page = client.get("/settings").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "email": "taro@example.jp", "language": "ja"}
+    client.post("/settings", data={**form, "notify_renewable": "y"})
+    run(app)  # watches every loan not yet renewable
+    with app.app_context():
+        automatic = watched_loans(REGULAR)
+        assert automatic
+        other = demo.loans(REGULAR)[0].loan_id
+        watch(REGULAR, other)  # asked for on the loans page
+    client.post("/settings", data=form)  # "every loan" unticked
+    with app.app_context():
+        assert watched_loans(REGULAR) == ({other} if other not in automatic else set())
+        assert not db.session.get(Preference, REGULAR).notify_renewable

@@ -144,3 +144,30 @@ def test_a_volume_is_claimed_by_one_run_only_until_its_lease_runs_out(app):
         assert series.claim(entry, now=utcnow() + series.LEASE + timedelta(seconds=1)) is not None  # a dead run's
         series.finish(entry, token, series.PLACED, hold_id="H1")  # the first run's claim is no longer its own
         assert series.entries(REGULAR)[0].state == "placing"
+
+
+def test_a_portal_without_mail_still_advances_the_queues(app, auth, client, runner):
+    demo = app.extensions["shiori.adapter"]
+    queue_all(auth, client)
+    pick_up(demo, "R0062")
+    app.config["MAIL_HOST"] = ""
+    result = runner.invoke(args=["notices", "run"])
+    assert result.exit_code == 1 and "MAIL_HOST is empty" in result.output
+    assert "1 series volumes reserved" in result.output
+    assert "R0284" in record_holds(demo)
+
+
+def test_a_series_mail_the_server_refused_is_sent_by_the_next_run(app, auth, client, smtp):  # noqa: F811
+    demo = app.extensions["shiori.adapter"]
+    register_address(app, REGULAR, "taro@example.jp", hold_ready=False, due_soon=False)
+    queue_all(auth, client)
+    pick_up(demo, "R0062")
+    smtp.sink.refuse = True
+    first = run(app)
+    assert first.series_volumes == 1 and first.errors == 1 and smtp.sink.messages == []
+    smtp.sink.refuse = False
+    second = run(app)
+    assert second.series_volumes == 0 and second.series_placed == 1
+    [message] = smtp.sink.wait_for(1)
+    assert "1Q84 BOOK2" in body(message)
+    assert run(app).series_placed == 0 and len(smtp.sink.messages) == 1

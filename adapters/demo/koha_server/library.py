@@ -109,6 +109,8 @@ class Library:
                 "author": record.get("author"), "isbn": record.get("isbn"), "publisher": record.get("publisher"),
                 "publication_year": record.get("year"), "copyright_date": record.get("year"),
                 "item_type": "BK", "_language": record.get("language"),
+                # Koha::Biblio->to_api merges the biblioitem: biblio.seriestitle and biblioitems.volume
+                "series_title": record.get("series"), "volume": record.get("volume"),
             }
         barcode_to_id: dict[str, int] = {}
         for number, item in enumerate(seed["items"], start=1):

@@ -22,6 +22,7 @@ def upgrade():
         sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
         sa.Column('patron_key', sa.String(length=64), nullable=False),
         sa.Column('loan_id', sa.String(length=64), nullable=False),
+        sa.Column('automatic', sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('patron_key', 'loan_id', name='uq_renewal_watch_loan'),
