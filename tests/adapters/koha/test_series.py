@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from adapters.errors import NotSupported
 from adapters.demo.koha_server import RELEASES
+from adapters.errors import NotSupported
 from adapters.models import Capability
 
 #: the lines with GET /biblios, which finding a series' volumes needs
