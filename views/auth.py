@@ -31,9 +31,12 @@ def login_lockout() -> str:
 
 
 def card_being_tried() -> str:
-    """The lockout's key: the card number as the ILS would see it (so 2000-0000-01 is 2000000001)."""
+    """The lockout's key: the card number as the ILS would see it (so 2000-0000-01 is 2000000001),
+    case-folded. The card number itself keeps its case (Evergreen user names are case-sensitive), but
+    servers that ignore case (Koha's userid under MySQL's usual collation) would otherwise give every
+    case variant of an alphanumeric card its own allowance of guesses."""
     try:
-        return "login-card:" + normalize_card_number(request.form.get("card_number", ""))
+        return "login-card:" + normalize_card_number(request.form.get("card_number", "")).casefold()
     except InvalidInput:
         return "login-card:invalid"
 

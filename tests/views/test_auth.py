@@ -242,6 +242,18 @@ def test_repeated_failures_lock_the_card_for_a_while(app_config, patron):
     assert auth.login(other.card, other.password).location == "/"  # another card is not locked
 
 
+def test_case_variants_of_a_card_share_one_lockout(app_config):
+    """A server that ignores case would otherwise grant each variant (ab12, AB12, aB12...) its own guesses."""
+    from app import create_app
+    from tests.conftest import AuthActions
+
+    app_config.update(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="100 per minute", LOGIN_LOCKOUT="5 per 30 minutes")
+    auth = AuthActions(create_app(app_config).test_client())
+    for variant in ("ab12", "AB12", "aB-12", "Ab 12", "ａｂ１２"):
+        assert auth.login(variant, "wrong-password1").status_code == 200
+    assert auth.login("AB12", "wrong-password1").status_code == 429
+
+
 @pytest.mark.parametrize("nxt", ["/\r\nfoo", "/loans\nSet-Cookie: x=1", "/\x00", "/\tloans", "/\x7f", "/\x85"])
 def test_control_characters_in_next_fall_back_to_the_menu(auth, client, nxt):
     """A CR or LF in ``next`` would split the Location header: Werkzeug refused it with a 500, after
