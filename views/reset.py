@@ -80,10 +80,11 @@ def reset_card_rate_limit() -> str:
 
 
 def card_rate_key() -> str:
-    """The per-card limit's key: a hash of the normalised card number (no card numbers in Redis)."""
+    """The per-card limit's key: a hash of the normalised card number (no card numbers in Redis),
+    case-folded like the login lockout's so case variants share one allowance."""
     raw = request.form.get("card_number", "")[:64]
     try:
-        card = normalize_card_number(raw)
+        card = normalize_card_number(raw).casefold()
     except InvalidInput:
         card = raw
     return "card:" + hashlib.sha256(card.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -240,6 +240,13 @@ def test_requests_are_rate_limited_per_card(limited_app):
     drain(limited_app)
 
 
+def test_case_variants_of_a_card_share_the_per_card_limit(limited_app):
+    auth = AuthActions(limited_app.test_client())
+    statuses = [ask(auth, card, "a@example.jp").status_code for card in ("ab12", "AB12", "aB-12")]
+    assert statuses == [302, 302, 429]
+    drain(limited_app)
+
+
 def allowed_again_at(seconds: int) -> set[str]:
     """The time of day (Tokyo, the library's zone) a limit started now ends after ``seconds``, give or take a minute."""
     from zoneinfo import ZoneInfo
