@@ -15,7 +15,7 @@ adapter. Hold ids need only be unique among one patron's holds (over SIP2 a hold
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -82,8 +82,8 @@ class IlsAdapter(abc.ABC):
         The generic part: reachable, then with a card a look at one patron (masked name, counts,
         holds the portal calls ready, blocks). Adapters yield their protocol's own findings around
         it (``yield from super().check_connection(...)``). Never renews, places or cancels."""
-        from adapters.check import Finding, mask_name
-        from adapters.errors import AccountLocked, AuthenticationFailed, IlsError
+        from adapters.check import Finding
+        from adapters.errors import IlsError
 
         try:
             self.check_ready()
@@ -93,18 +93,9 @@ class IlsAdapter(abc.ABC):
         yield Finding.ok("reachable", "The library system answers.")
         if card_number is None:
             return
-        try:
-            patron = self.authenticate(card_number, password or "")
-        except AuthenticationFailed:
-            yield Finding.problem("patron", "The library system refused that card number and password.")
+        patron = yield from self._check_patron_login(card_number, password or "")
+        if patron is None:
             return
-        except AccountLocked:
-            yield Finding.problem("patron", "That card is locked in the library system.")
-            return
-        except IlsError as exc:
-            yield Finding.problem("patron", f"Logging the patron in failed: {exc}.")
-            return
-        yield Finding.ok("patron", f"Logged in as {mask_name(patron.display_name)} (key {patron.key}).")
         try:
             summary = self.account_summary(patron.key)
             holds = self.holds(patron.key) if self.supports(Capability.HOLDS) else []
@@ -117,6 +108,27 @@ class IlsAdapter(abc.ABC):
         for block in patron.blocks:
             yield Finding.info("block", f"{block.code.value}: {block.message or 'no message from the ILS'}.")
         self.end_session(patron.key)
+
+    def _check_patron_login(self, card_number: str, password: str,
+                     refused: str = "The library system refused that card number and password.",
+                     ) -> Generator[Finding, None, Patron | None]:
+        """The check's login step: its findings, then the patron (None when the login failed)."""
+        from adapters.check import Finding, mask_name
+        from adapters.errors import AccountLocked, AuthenticationFailed, IlsError
+
+        try:
+            patron = self.authenticate(card_number, password)
+        except AuthenticationFailed:
+            yield Finding.problem("patron", refused)
+            return None
+        except AccountLocked:
+            yield Finding.problem("patron", "That card is locked in the library system.")
+            return None
+        except IlsError as exc:
+            yield Finding.problem("patron", f"Logging the patron in failed: {exc}.")
+            return None
+        yield Finding.ok("patron", f"Logged in as {mask_name(patron.display_name)} (key {patron.key}).")
+        return patron
 
     # --- patron -----------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ import socket
 import ssl
 from collections.abc import Iterator
 
-from adapters.check import Finding, mask_name
-from adapters.errors import AccountLocked, AuthenticationFailed, IlsError
+from adapters.check import Finding
+from adapters.errors import IlsError
 from adapters.sip2 import mapping
 from adapters.sip2.connection import Sip2Connection
 from adapters.sip2.core import Sip2Core
@@ -136,19 +136,10 @@ class CheckMixin(Sip2Core):
     def _patron_findings(self, card: str, password: str) -> Iterator[Finding]:
         """A read-only look at one patron: 63s (with the password, then the lists) and 17s, then 35."""
         profile = self.options.profile
-        try:
-            patron = self.authenticate(card, password)
-        except AuthenticationFailed:
-            yield Finding.problem("patron", "The server refused that card number and password (BL/CQ not Y). Card "
-                                  "numbers are sent in the case typed.")
+        patron = yield from self._check_patron_login(card, password, "The server refused that card number and password "
+                                              "(BL/CQ not Y). Card numbers are sent in the case typed.")
+        if patron is None:
             return
-        except AccountLocked:
-            yield Finding.problem("patron", "That card is locked in the library system.")
-            return
-        except IlsError as exc:
-            yield Finding.problem("patron", f"Logging the patron in failed: {exc}.")
-            return
-        yield Finding.ok("patron", f"Logged in as {mask_name(patron.display_name)} (key {patron.key}).")
         try:
             info, _ = self._status(card, "check")
             summary = self.account_summary(card)
